@@ -1,0 +1,1 @@
+"""Code generation: turn each partition into the artifacts a loader runs."""

@@ -1,0 +1,21 @@
+"""A fallback partition: an ONNX subgraph that the loader runs with onnx.reference."""
+
+from __future__ import annotations
+
+from onnx import ModelProto
+from onnx.reference import ReferenceEvaluator
+
+from ovaot.errors import CompileError
+
+
+def fallback_artifact(subgraph: ModelProto) -> bytes:
+    """Serialise the subgraph after making sure onnx.reference can build an evaluator for it."""
+    try:
+        ReferenceEvaluator(subgraph)
+    except Exception as exc:
+        ops = sorted({f"{n.domain + '.' if n.domain else ''}{n.op_type}" for n in subgraph.graph.node})
+        raise CompileError(
+            f"no engine can run partition {subgraph.graph.name} ({', '.join(ops)}): OpenVINO does not "
+            f"take it and onnx.reference cannot build it ({type(exc).__name__}: {exc})"
+        ) from None
+    return subgraph.SerializeToString(deterministic=True)

@@ -1,0 +1,80 @@
+"""Load an ONNX model from a path or a ModelProto, check it, normalise it and infer its shapes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import ModelProto
+
+from ovaot.errors import ModelError
+from ovaot.passes import NORMALIZE_PASSES, run_passes
+from ovaot.typeprop import complete_element_types
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """A checked, normalised, shape-inferred model and what identifies its source."""
+
+    model: ModelProto
+    source_name: str
+    source_sha256: str
+
+
+def read_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]:
+    """Read a model (with its external data) and return it with a display name."""
+    if isinstance(source, ModelProto):
+        model = ModelProto()
+        model.CopyFrom(source)
+        return model, source.graph.name or "model"
+    path = Path(source)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        if any(onnx.external_data_helper.uses_external_data(t) for t in _all_tensors(model)):
+            onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise ModelError(f"{path}: not an ONNX model ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model or its external data ({exc})") from None
+    return model, path.name
+
+
+def _all_tensors(model: ModelProto) -> list[onnx.TensorProto]:
+    return list(onnx.external_data_helper._get_all_tensors(model))
+
+
+def check_model(model: ModelProto, name: str) -> None:
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"{name}: not an ONNX model (it has no graph)")
+    try:
+        onnx.checker.check_model(model)
+    except (onnx.checker.ValidationError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{name}: fails the ONNX checker: {first_line}") from None
+
+
+def infer_shapes(model: ModelProto, name: str) -> ModelProto:
+    try:
+        model = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as exc:  # shape inference is an aid, not a gate
+        log.warning("%s: shape inference failed, continuing without it: %s", name, exc)
+    complete_element_types(model)
+    return model
+
+
+def load(source: str | os.PathLike | ModelProto) -> LoadedModel:
+    model, name = read_model(source)
+    digest = hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
+    check_model(model, name)
+    model, _ = run_passes(model, NORMALIZE_PASSES)
+    check_model(model, name)
+    return LoadedModel(model=infer_shapes(model, name), source_name=name, source_sha256=digest)

@@ -1,0 +1,24 @@
+"""Run one fallback partition with onnx.reference, built once when the package loads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ovaot.manifest import Partition
+from ovaot.package import PackageReader
+
+
+class FallbackRunner:
+    def __init__(self, reader: PackageReader, partition: Partition) -> None:
+        import onnx  # imported only when a package has fallback partitions
+        from onnx.reference import ReferenceEvaluator
+
+        self.partition = partition
+        model = onnx.load_from_string(reader.read(partition.artifacts["onnx"]))
+        self.evaluator = ReferenceEvaluator(model)
+        self._outputs = list(model.graph.output)
+
+    def run(self, env: dict[str, Any]) -> None:
+        values = self.evaluator.run(None, {name: env[name] for name in self.partition.consumes})
+        for info, value in zip(self._outputs, values):
+            env[info.name] = value

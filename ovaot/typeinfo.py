@@ -1,0 +1,41 @@
+"""ONNX ValueInfoProto -> the manifest's ValueInfo (onnxruntime-style type string, symbolic shape)."""
+
+from __future__ import annotations
+
+import onnx
+from onnx import TypeProto
+
+from ovaot.manifest import Dim, ValueInfo
+
+
+def type_string(t: TypeProto) -> str:
+    """The type as onnxruntime names it: tensor(float), seq(tensor(int64)), optional(...), map(...)."""
+    kind = t.WhichOneof("value")
+    if kind == "tensor_type":
+        return f"tensor({_elem_name(t.tensor_type.elem_type)})"
+    if kind == "sparse_tensor_type":
+        return f"sparse_tensor({_elem_name(t.sparse_tensor_type.elem_type)})"
+    if kind == "sequence_type":
+        return f"seq({type_string(t.sequence_type.elem_type)})"
+    if kind == "optional_type":
+        return f"optional({type_string(t.optional_type.elem_type)})"
+    if kind == "map_type":
+        return f"map({_elem_name(t.map_type.key_type)},{type_string(t.map_type.value_type)})"
+    return "unknown"
+
+
+def _elem_name(elem_type: int) -> str:
+    if elem_type == onnx.TensorProto.UNDEFINED:
+        return "undefined"
+    name = onnx.TensorProto.DataType.Name(elem_type).lower()
+    return {"float": "float", "double": "double"}.get(name, name)
+
+
+def shape_of(t: TypeProto) -> list[Dim] | None:
+    if t.WhichOneof("value") != "tensor_type" or not t.tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.tensor_type.shape.dim]
+
+
+def value_info(v: onnx.ValueInfoProto) -> ValueInfo:
+    return ValueInfo(name=v.name, type=type_string(v.type), shape=shape_of(v.type))
