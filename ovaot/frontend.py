@@ -43,7 +43,7 @@ def read_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]
             onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
     except (DecodeError, RuntimeWarning, ValueError) as exc:
         raise ModelError(f"{path}: not an ONNX model ({type(exc).__name__}: {exc})") from None
-    except OSError as exc:
+    except (OSError, onnx.checker.ValidationError) as exc:
         raise ModelError(f"{path}: cannot read the model or its external data ({exc})") from None
     return model, path.name
 

@@ -78,6 +78,20 @@ class PackageReader:
         except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
             raise PackageError(f"{self.path}: cannot read member {name!r} ({exc})") from None
 
+    def verify(self) -> None:
+        """Check every member's size and sha256 against the manifest, streaming, before anything runs."""
+        for name, expected in self.manifest.members.items():
+            digest, size = hashlib.sha256(), 0
+            try:
+                with self._archive.open(name) as stream:
+                    while chunk := stream.read(1 << 20):
+                        digest.update(chunk)
+                        size += len(chunk)
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                raise PackageError(f"{self.path}: cannot read member {name!r} ({exc})") from None
+            if size != expected.size or digest.hexdigest() != expected.sha256:
+                raise PackageError(f"{self.path}: member {name!r} does not match its sha256 in the manifest")
+
     def read(self, name: str) -> bytes:
         expected = self.manifest.members[name]
         data = self._read_raw(name)

@@ -3,6 +3,8 @@
 The algorithm follows torch.fx's CapabilityBasedPartitioner: walk the nodes in reverse topological
 order, open a partition for each node, and merge it into its users' partitions of the same label
 unless a walk from the union's external users comes back into the union (that would be a cycle).
+Unlike a walk over nodes, the walk here moves between whole partitions, so three partitions that
+are each convex can never form a cycle among themselves.
 """
 
 from __future__ import annotations
@@ -31,31 +33,50 @@ def partition(users: Sequence[Sequence[int]], labels: Sequence[str]) -> list[Nod
     members: dict[int, set[int]] = {i: {i} for i in range(count)}
 
     def creates_cycle(union: set[int]) -> bool:
-        limit = max(union)  # a path back into the union can only pass through nodes before its last one
+        # Walk the group graph from the union's users outside it; reaching the union again is a cycle.
+        # Groups, not nodes: reaching any node of a group means the whole group runs after the union.
         stack = [u for n in union for u in users[n] if u not in union]
-        seen: set[int] = set()
+        seen_groups: set[int] = set()
         while stack:
             node = stack.pop()
             if node in union:
                 return True
-            if node in seen or node > limit:
+            group = group_of[node]
+            if group in seen_groups:
                 continue
-            seen.add(node)
-            stack.extend(users[node])
+            seen_groups.add(group)
+            stack.extend(u for n in members[group] for u in users[n] if group_of[u] != group)
         return False
 
+    def merge(mine: int, target: int) -> bool:
+        if mine == target:
+            return False
+        union = members[mine] | members[target]
+        if creates_cycle(union):
+            return False
+        for moved in members[mine]:
+            group_of[moved] = target
+        members[target] = union
+        del members[mine]
+        return True
+
+    # Vertical: a node joins the partitions of its users that have its label.
     for node in reversed(range(count)):
         for user in users[node]:
-            target, mine = group_of[user], group_of[node]
-            if target == mine or labels[user] != labels[node]:
-                continue
-            union = members[mine] | members[target]
-            if creates_cycle(union):
-                continue
-            for moved in members[mine]:
-                group_of[moved] = target
-            members[target] = union
-            del members[mine]
+            if labels[user] == labels[node]:
+                merge(group_of[node], group_of[user])
+    # Horizontal: partitions of one label that are not connected join when no cycle follows.
+    merged = True
+    while merged:
+        merged = False
+        keys = sorted(members, key=lambda k: min(members[k]))
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if labels[a] == labels[b] and merge(b, a):
+                    merged = True
+                    break
+            if merged:
+                break
 
     groups = [NodeGroup(labels[min(ids)], tuple(sorted(ids))) for ids in members.values()]
     return _execution_order(groups, users, group_of)

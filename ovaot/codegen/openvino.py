@@ -46,5 +46,6 @@ def compile_partition(
         raise CompileError(f"partition {subgraph.graph.name}: OpenVINO lost output tensors {missing}")
     blob = compiled.export_model()
     blob = blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob)
-    precision = str(compiled.get_property("INFERENCE_PRECISION_HINT")) if device.startswith("CPU") else "default"
+    reported = compiled.get_property("INFERENCE_PRECISION_HINT") if device.startswith("CPU") else None
+    precision = reported.to_string() if isinstance(reported, ov.Type) else str(reported or "device default")
     return OpenVINOArtifacts(xml=xml, weights=weights, blob=blob, reported_precision=precision)

@@ -35,6 +35,7 @@ class Session:
     def __init__(self, path: str | os.PathLike) -> None:
         with PackageReader(path) as reader:
             self.manifest: Manifest = reader.manifest
+            reader.verify()
             core = ov.Core() if any(p.kind == "openvino" for p in self.manifest.partitions) else None
             self._runners = [self._runner(core, reader, p) for p in self.manifest.partitions]
         self._output_names = [o.name for o in self.manifest.outputs]

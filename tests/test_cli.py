@@ -1,0 +1,97 @@
+"""The command line: compile, run and inspect; bad input gives one line, a non-zero exit and no output file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def ovaot(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ovaot", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_compile_then_run_the_example(tmp_path: Path):
+    package = tmp_path / "tiny.ovpkg"
+    done = ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package)
+    assert done.returncode == 0, done.stderr
+    assert package.is_file() and "1 partitions: openvino:CPU" in done.stdout
+    out_dir = tmp_path / "out"
+    done = ovaot("run", package, "--input", f"image={EXAMPLES / 'tiny_cnn_input.npy'}", "--output", out_dir)
+    assert done.returncode == 0, done.stderr
+    image = np.load(EXAMPLES / "tiny_cnn_input.npy")
+    (want,) = onnxruntime.InferenceSession(str(EXAMPLES / "tiny_cnn.onnx")).run(None, {"image": image})
+    np.testing.assert_allclose(np.load(out_dir / "probabilities.npy"), want, rtol=1e-4, atol=1e-6)
+    assert f"argmax={int(want.argmax())}" in done.stdout
+
+
+def test_compile_json_and_inspect(tmp_path: Path):
+    package = tmp_path / "tiny.ovpkg"
+    done = ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package, "--force-fallback", "Relu",
+                 "--json")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)["manifest"]
+    assert [p["kind"] for p in manifest["partitions"]] == ["openvino", "fallback", "openvino", "fallback", "openvino"]
+    assert manifest["target"] == "CPU_FP32" and manifest["options"]["force_fallback"] == ["Relu"]
+    done = ovaot("inspect", package)
+    assert done.returncode == 0 and "why: Relu sent to the fallback by --force-fallback" in done.stdout
+
+
+def _broken_inputs(tmp_path: Path) -> dict[str, Path]:
+    text = tmp_path / "notes.onnx"
+    text.write_text("this is not a model\n")
+    invalid = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2] x) => (float[2] y) { y = Relu (x, x, x) }
+    """)
+    bad_checker = tmp_path / "bad_checker.onnx"
+    bad_checker.write_bytes(invalid.SerializeToString())
+    return {"missing": tmp_path / "missing.onnx", "not onnx": text, "checker": bad_checker}
+
+
+@pytest.mark.parametrize("case", ["missing", "not onnx", "checker"])
+def test_bad_model_gives_one_line_and_no_output(case: str, tmp_path: Path):
+    source = _broken_inputs(tmp_path)[case]
+    output = tmp_path / "out.ovpkg"
+    done = ovaot("compile", source, "-t", "CPU_FP32", "-o", output)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("ovaot: error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith((".ovpkg", ".tmp"))) == []
+
+
+def test_debug_shows_the_traceback(tmp_path: Path):
+    done = ovaot("--debug", "compile", tmp_path / "missing.onnx", "-t", "CPU_FP32", "-o", tmp_path / "o.ovpkg")
+    assert done.returncode != 0 and "Traceback" in done.stderr and "ModelError" in done.stderr
+
+
+def test_failed_compile_keeps_the_previous_package(tmp_path: Path):
+    package = tmp_path / "tiny.ovpkg"
+    assert ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package).returncode == 0
+    before = package.read_bytes()
+    done = ovaot("compile", _broken_inputs(tmp_path)["checker"], "-t", "CPU_FP32", "-o", package)
+    assert done.returncode == 1 and package.read_bytes() == before
+
+
+def test_invalid_target_is_a_usage_error_listing_valid_ones(tmp_path: Path):
+    done = ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "TPU_FP8", "-o", tmp_path / "o.ovpkg")
+    assert done.returncode == 2 and "CPU_FP32" in done.stderr and "HETERO" in done.stderr
+
+
+def test_run_with_a_wrong_input_shape_is_one_clear_line(tmp_path: Path):
+    package = tmp_path / "tiny.ovpkg"
+    assert ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package).returncode == 0
+    np.save(tmp_path / "bad.npy", np.zeros((1, 3, 28, 28), np.float32))
+    done = ovaot("run", package, "--input", f"image={tmp_path / 'bad.npy'}")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "'image'" in done.stderr and "expected 1" in done.stderr

@@ -1,0 +1,90 @@
+"""Loading, checking and normalising models: external data, IR<4 initializer inputs, Constant nodes, names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import helper, numpy_helper
+
+from ovaot import frontend
+from ovaot.errors import ModelError
+from tests.conftest import compile_and_load
+
+
+def _ir3_model_with_initializer_inputs() -> onnx.ModelProto:
+    rng = np.random.default_rng(11)
+    w = numpy_helper.from_array(rng.standard_normal((4, 4)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal((4,)).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["g"]), helper.make_node("Relu", ["g"], ["y"])],
+        "ir3",
+        inputs=[
+            helper.make_tensor_value_info("w", onnx.TensorProto.FLOAT, [4, 4]),
+            helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [4]),
+        ],
+        outputs=[helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 4])],
+        initializer=[w, b],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)], ir_version=3)
+
+
+def test_ir3_initializer_inputs_become_constants_and_the_signature_stays(tmp_path: Path):
+    model = _ir3_model_with_initializer_inputs()
+    result, session = compile_and_load(model, tmp_path)
+    assert [i.name for i in session.get_inputs()] == ["x"]
+    assert [o.name for o in session.get_outputs()] == ["y"]
+    x = np.random.default_rng(12).standard_normal((2, 4)).astype(np.float32)
+    (want,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-6)
+
+
+def test_external_data_is_loaded(tmp_path: Path):
+    model = _ir3_model_with_initializer_inputs()
+    model.ir_version = 8
+    del model.graph.input[0]
+    del model.graph.input[1]
+    source = tmp_path / "src" / "model.onnx"
+    source.parent.mkdir()
+    onnx.save(model, source, save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin",
+              size_threshold=0)
+    assert (source.parent / "weights.bin").is_file()
+    _, session = compile_and_load(source, tmp_path)
+    x = np.ones((2, 4), np.float32)
+    (want,) = onnxruntime.InferenceSession(str(source)).run(None, {"x": x})
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-6)
+    (source.parent / "weights.bin").unlink()
+    with pytest.raises(ModelError, match="external data"):
+        frontend.load(source)
+
+
+def test_constant_nodes_become_initializers_and_nodes_get_unique_names():
+    model = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[3] x) => (float[3] y) {
+          k = Constant <value_floats = [1.0, 2.0, 3.0]> ()
+          a = Add (x, k)
+          y = Mul (a, k)
+        }
+    """)
+    model.graph.node[1].name = model.graph.node[2].name = "same"
+    loaded = frontend.load(model).model
+    assert [n.op_type for n in loaded.graph.node] == ["Add", "Mul"]
+    assert [t.name for t in loaded.graph.initializer] == ["k"]
+    names = [n.name for n in loaded.graph.node]
+    assert len(set(names)) == 2 and all(names)
+    assert names == [n.name for n in frontend.load(model).model.graph.node]
+
+
+def test_source_hash_identifies_the_model():
+    model = _ir3_model_with_initializer_inputs()
+    first = frontend.load(model).source_sha256
+    assert frontend.load(model).source_sha256 == first
+    weight = numpy_helper.to_array(model.graph.initializer[0]).copy()
+    weight[0, 0] += 1.0
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(weight, "w"))
+    assert frontend.load(model).source_sha256 != first

@@ -1,0 +1,117 @@
+"""The loader: stands alone from the compiler, checks feeds, falls back to the IR when a blob will not import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+import ovaot
+from ovaot.errors import InputError, PackageError
+from ovaot.package import PackageReader
+from tests.conftest import compile_and_load
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+COMPILER_MODULES = ("ovaot.compiler", "ovaot.passes", "ovaot.codegen", "ovaot.capability", "ovaot.frontend",
+                    "ovaot.partition", "ovaot.graph", "onnxoptimizer", "click")
+
+
+def test_loading_and_running_never_imports_the_compiler(tmp_path: Path):
+    package = tmp_path / "tiny.ovpkg"
+    ovaot.compile(EXAMPLES / "tiny_cnn.onnx", "CPU_FP32", package)
+    script = f"""
+import sys, numpy as np, ovaot
+session = ovaot.load({str(package)!r})
+session.run(None, {{"image": np.zeros((1, 1, 28, 28), np.float32)}})
+loaded = sorted(m for m in sys.modules if m.startswith({COMPILER_MODULES!r}))
+print(loaded)
+assert not loaded, loaded
+assert "onnx" not in sys.modules, "a package without fallback partitions must not import onnx"
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_io_metadata_follows_onnxruntime(tiny_cnn: onnx.ModelProto, tmp_path: Path):
+    _, session = compile_and_load(tiny_cnn, tmp_path)
+    reference = onnxruntime.InferenceSession(tiny_cnn.SerializeToString())
+    for ours, theirs in [(session.get_inputs(), reference.get_inputs()), (session.get_outputs(), reference.get_outputs())]:
+        assert [(i.name, i.shape, i.type) for i in ours] == [(i.name, i.shape, i.type) for i in theirs]
+
+
+def test_run_selects_outputs_by_name(tiny_cnn: onnx.ModelProto, tmp_path: Path):
+    _, session = compile_and_load(tiny_cnn, tmp_path)
+    feed = {"image": np.ones((2, 1, 28, 28), np.float32)}
+    assert np.array_equal(session.run(["probabilities"], feed)[0], session.run(None, feed)[0])
+    with pytest.raises(InputError, match="unknown output 'logits'"):
+        session.run(["logits"], feed)
+
+
+@pytest.mark.parametrize(
+    ("feed", "message"),
+    [
+        ({}, "missing input 'image'"),
+        ({"image": np.zeros((1, 1, 28, 28), np.float32), "extra": np.zeros(1)}, "unknown input 'extra'"),
+        ({"image": np.zeros((1, 1, 28, 28), np.float64)}, "'image' must have dtype float32"),
+        ({"image": np.zeros((1, 28, 28), np.float32)}, "'image' must have rank 4"),
+        ({"image": np.zeros((1, 1, 28, 27), np.float32)}, r"dimension 3 is 27, expected 28"),
+        ({"image": [[0.0]]}, "must be a numpy.ndarray"),
+    ],
+)
+def test_bad_feeds_are_refused_with_the_input_named(feed: dict, message: str, tiny_cnn, tmp_path: Path):
+    _, session = compile_and_load(tiny_cnn, tmp_path)
+    with pytest.raises(InputError, match=message):
+        session.run(None, feed)
+
+
+def _rewrite_member(package: Path, name: str, data: bytes, fix_manifest: bool) -> None:
+    from ovaot.manifest import Manifest, Member
+    from ovaot.package import sha256, write_package
+
+    with PackageReader(package) as reader:
+        manifest = reader.manifest
+        members = {n: reader.read(n) for n in manifest.members}
+    members[name] = data
+    if fix_manifest:
+        manifest = Manifest(**{**manifest.__dict__, "members": {**manifest.members, name: Member(sha256(data), len(data))}})
+        write_package(package, manifest, members)
+        return
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("manifest.json", manifest.to_json())
+        for member, value in members.items():
+            archive.writestr(member, value)
+
+
+def test_a_blob_that_will_not_import_falls_back_to_the_bundled_ir(tiny_cnn, tmp_path: Path, caplog):
+    result, _ = compile_and_load(tiny_cnn, tmp_path)
+    package = tmp_path / "model.ovpkg"
+    blob = result.manifest.partitions[0].artifacts["blob"]
+    _rewrite_member(package, blob, b"not a compiled model", fix_manifest=True)
+    session = ovaot.load(package)
+    assert "compiling the bundled IR instead" in caplog.text
+    image = np.random.default_rng(1).random((1, 1, 28, 28), dtype=np.float32)
+    (want,) = onnxruntime.InferenceSession(tiny_cnn.SerializeToString()).run(None, {"image": image})
+    np.testing.assert_allclose(session.run(None, {"image": image})[0], want, rtol=1e-4, atol=1e-6)
+
+
+def test_a_member_that_does_not_match_its_hash_is_refused(tiny_cnn, tmp_path: Path):
+    result, _ = compile_and_load(tiny_cnn, tmp_path)
+    package = tmp_path / "model.ovpkg"
+    _rewrite_member(package, result.manifest.partitions[0].artifacts["ir_xml"], b"<xml/>", fix_manifest=False)
+    with pytest.raises(PackageError, match="does not match its sha256"):
+        ovaot.load(package)
+
+
+def test_not_a_package_is_a_package_error(tmp_path: Path):
+    junk = tmp_path / "junk.ovpkg"
+    junk.write_bytes(b"PK\x03\x04 but not really")
+    with pytest.raises(PackageError, match="not an .ovpkg archive"):
+        ovaot.load(junk)
+    with pytest.raises(PackageError, match="no such package"):
+        ovaot.load(tmp_path / "absent.ovpkg")
