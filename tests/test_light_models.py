@@ -37,11 +37,12 @@ def _backend_runner_feed(model: onnx.ModelProto, name: str) -> dict[str, np.ndar
 
 
 def _expose_logits(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Add the input of the last Softmax as an extra graph output (typed by shape inference)."""
-    softmax = [n for n in model.graph.node if n.op_type == "Softmax"][-1]
-    inferred = onnx.shape_inference.infer_shapes(model).graph.value_info
-    model.graph.output.extend(v for v in inferred if v.name == softmax.input[0])
-    assert len(model.graph.output) == 2
+    """Add the input of the last Softmax, if any, as an extra graph output (typed by shape inference)."""
+    softmax = [n for n in model.graph.node if n.op_type == "Softmax"]
+    if softmax:
+        inferred = onnx.shape_inference.infer_shapes(model).graph.value_info
+        model.graph.output.extend(v for v in inferred if v.name == softmax[-1].input[0])
+        assert len(model.graph.output) == 2
     return model
 
 
