@@ -37,8 +37,9 @@ def test_compile_then_run_the_example(tmp_path: Path):
 
 def test_compile_json_and_inspect(tmp_path: Path):
     package = tmp_path / "tiny.ovpkg"
-    done = ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package, "--force-fallback", "Relu",
-                 "--json")
+    done = ovaot(
+        "compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package, "--force-fallback", "Relu", "--json"
+    )
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout)["manifest"]
     assert [p["kind"] for p in manifest["partitions"]] == ["openvino", "fallback", "openvino", "fallback", "openvino"]

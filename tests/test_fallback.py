@@ -79,7 +79,9 @@ def test_op_openvino_cannot_convert_runs_in_the_fallback(tmp_path: Path):
 
 
 @pytest.mark.parametrize("forced", [["Relu"], ["Conv", "Sigmoid"], ["Relu", "Sign", "Mul"]])
-def test_any_forced_split_of_a_model_matches_the_reference(forced: list[str], tiny_cnn: onnx.ModelProto, tmp_path: Path):
+def test_any_forced_split_of_a_model_matches_the_reference(
+    forced: list[str], tiny_cnn: onnx.ModelProto, tmp_path: Path
+):
     result, session = compile_and_load(tiny_cnn, tmp_path, force_fallback=forced)
     kinds = {n.op_type: p.kind for p in result.manifest.partitions for n in p.nodes}
     assert all(kinds[op] == "fallback" for op in forced if op in kinds)

@@ -35,7 +35,7 @@ def _ir3_model_with_initializer_inputs() -> onnx.ModelProto:
 
 def test_ir3_initializer_inputs_become_constants_and_the_signature_stays(tmp_path: Path):
     model = _ir3_model_with_initializer_inputs()
-    result, session = compile_and_load(model, tmp_path)
+    _, session = compile_and_load(model, tmp_path)
     assert [i.name for i in session.get_inputs()] == ["x"]
     assert [o.name for o in session.get_outputs()] == ["y"]
     x = np.random.default_rng(12).standard_normal((2, 4)).astype(np.float32)
@@ -50,8 +50,14 @@ def test_external_data_is_loaded(tmp_path: Path):
     del model.graph.input[1]
     source = tmp_path / "src" / "model.onnx"
     source.parent.mkdir()
-    onnx.save(model, source, save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin",
-              size_threshold=0)
+    onnx.save(
+        model,
+        source,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="weights.bin",
+        size_threshold=0,
+    )
     assert (source.parent / "weights.bin").is_file()
     _, session = compile_and_load(source, tmp_path)
     x = np.ones((2, 4), np.float32)
