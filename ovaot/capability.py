@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
 
 import openvino as ov
 from onnx import ModelProto
 from openvino.frontend import FrontEndManager
 
+from ovaot.errors import UsageError
 from ovaot.graph import GraphIndex
+from ovaot.targets import plugin_of
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +32,7 @@ class Support:
 
     ok: bool
     reason: str
-    source: str  # "live-query", "forced", "conversion"
+    source: str  # "live-query", "conversion", "table", "user" or "forced"
 
 
 def convert(model_bytes: bytes) -> tuple[ov.Model, bool]:
@@ -51,9 +59,8 @@ class CapabilityQuery:
             log.debug("query_model failed: %s", exc)
             return set()
 
-    def support(self, model: ModelProto, index: GraphIndex, force_fallback: Iterable[str] = ()) -> list[Support]:
+    def support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
         """One Support per node of `index`, in node order."""
-        forced = set(force_fallback)
         ov_model, partial = convert(model.SerializeToString())
         supported_ops = self._query(ov_model)
         # OpenVINO ops carry the ONNX tensor names they compute; map each back to its ONNX node.
@@ -68,9 +75,7 @@ class CapabilityQuery:
         for node_id, node in enumerate(index.nodes):
             op = f"{node.domain + '.' if node.domain else ''}{node.op_type}"
             ops = verdicts.get(node_id, [])
-            if node.op_type in forced:
-                result.append(Support(False, f"{node.op_type} sent to the fallback by --force-fallback", "forced"))
-            elif any(type_name == _FRAMEWORK_NODE for type_name, _ in ops):
+            if any(type_name == _FRAMEWORK_NODE for type_name, _ in ops):
                 result.append(Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", "conversion"))
             elif all(ok for _, ok in ops):
                 result.append(Support(True, f"{self.device} plugin supports {op} (query_model)", "live-query"))
@@ -98,3 +103,83 @@ class CapabilityQuery:
         if wanted <= self._query(ov_model):
             return Support(True, f"{self.device} plugin supports {op} (query_model, node alone)", "live-query")
         return Support(False, f"{self.device} plugin does not support {op} (query_model, node alone)", "live-query")
+
+
+# The spec's "ONNX Layers supported" table has CPU, GPU and VPU columns; MYRIAD and HDDL are VPUs.
+# It has no FPGA column, so no op counts as supported on an FPGA (the spec runs FPGA only in HETERO).
+TABLE_COLUMNS = {"CPU": "CPU", "GPU": "GPU", "MYRIAD": "VPU", "HDDL": "VPU"}
+
+
+@cache
+def spec_table() -> dict[str, dict[str, bool]]:
+    """op_type -> {column: supported}, from the spec's table shipped as package data."""
+    text = resources.files("ovaot.data").joinpath("ep_supported_ops.csv").read_text()
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {row["op_type"]: {col: row[col] == "Yes" for col in ("CPU", "GPU", "VPU")} for row in rows}
+
+
+class TableCapability:
+    """Support decided by the spec's table, for devices whose plugin this build host does not have."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.column = TABLE_COLUMNS.get(plugin_of(device))
+
+    def support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
+        return [self._node(node.domain, node.op_type) for node in index.nodes]
+
+    def _node(self, domain: str, op_type: str) -> Support:
+        op = f"{domain + '.' if domain else ''}{op_type}"
+        if self.column is None:
+            return Support(False, f"the spec's table has no column for {self.device}", "table")
+        listed = spec_table().get(op_type) if domain in ("", "ai.onnx") else None
+        if listed is None:
+            return Support(False, f"{op} is not in the spec's table of supported layers", "table")
+        verdict = "Yes" if listed[self.column] else "No"
+        return Support(listed[self.column], f"spec table: {op} is {verdict} for {self.column} ({self.device})", "table")
+
+
+def device_capability(core: ov.Core, device: str, config: dict[str, str]) -> CapabilityQuery | TableCapability:
+    """A live query where the device's plugin is on this host, the spec's table where it is not."""
+    if device_present(core, device):
+        return CapabilityQuery(core, device, config)
+    return TableCapability(device)
+
+
+def device_present(core: ov.Core, device: str) -> bool:
+    available = core.available_devices
+    return device in available or plugin_of(device) in available or device == "AUTO"
+
+
+UserCapabilities = Mapping[str, Mapping[str, bool]]
+
+
+def read_capabilities(path: str | os.PathLike) -> dict[str, dict[str, bool]]:
+    """A --capabilities file: JSON {"DEVICE": {"OpType": true|false, ...}, ...}."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--capabilities {path}: cannot read it as JSON ({exc})") from None
+    example = '{"MYRIAD": {"Sign": true, "Tan": false}}'
+    if not isinstance(data, dict) or not all(
+        isinstance(ops, dict) and all(isinstance(v, bool) for v in ops.values()) for ops in data.values()
+    ):
+        raise UsageError(f"--capabilities {path}: expected {{device: {{op_type: true|false}}}}, e.g. {example}")
+    return data
+
+
+def apply_overrides(
+    supports: list[Support], index: GraphIndex, device: str, user: UserCapabilities, forced: Iterable[str]
+) -> list[Support]:
+    """User answers from --capabilities beat OpenVINO's and the table's; --force-fallback beats everything."""
+    overrides = {**user.get(plugin_of(device), {}), **user.get(device, {})}
+    forced = set(forced)
+    result = []
+    for node, support in zip(index.nodes, supports):
+        if node.op_type in forced:
+            support = Support(False, f"{node.op_type} sent to the fallback by --force-fallback", "forced")
+        elif node.op_type in overrides:
+            verdict = "supports" if overrides[node.op_type] else "does not support"
+            support = Support(overrides[node.op_type], f"user: {device} {verdict} {node.op_type}", "user")
+        result.append(support)
+    return result

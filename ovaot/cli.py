@@ -61,7 +61,7 @@ def _target(ctx: click.Context, param: click.Parameter, value: str) -> Any:
 
 @main.command("compile")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-t", "--target", required=True, callback=_target, help="Device type, e.g. CPU_FP32.")
+@click.option("-t", "--target", required=True, callback=_target, help="Device type, e.g. CPU_FP32, HETERO:MYRIAD,CPU.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="The .ovpkg to write.")
 @click.option(
     "--force-fallback",
@@ -70,14 +70,50 @@ def _target(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     metavar="OP_TYPE",
     help="Run this op type in the numpy fallback (repeatable).",
 )
+@click.option(
+    "--capabilities",
+    type=click.Path(path_type=Path),
+    help='JSON {"DEVICE": {"OpType": true|false}} overriding what a device supports.',
+)
+@click.option(
+    "--host-variant/--no-host-variant",
+    default=True,
+    help="Add a CPU-compiled variant when the target's devices are not on this host (default: on).",
+)
+@click.option(
+    "--option",
+    "provider_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An OpenVINO EP option: device_id, num_of_threads, enable_vpu_fast_compile (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def compile_command(model: Path, target: Any, output: Path, force_fallback: tuple[str, ...], as_json: bool) -> None:
+def compile_command(
+    model: Path,
+    target: Any,
+    output: Path,
+    force_fallback: tuple[str, ...],
+    capabilities: Path | None,
+    host_variant: bool,
+    provider_options: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Compile MODEL (an .onnx file) into one .ovpkg package."""
     from ovaot.compiler import compile
+    from ovaot.inspection import package_report
+    from ovaot.options import parse_key_values
 
-    result = compile(model, target, output, force_fallback=force_fallback)
+    result = compile(
+        model,
+        target,
+        output,
+        force_fallback=force_fallback,
+        capabilities=capabilities,
+        host_variant=host_variant,
+        **parse_key_values(provider_options),
+    )
     if as_json:
-        click.echo(json.dumps({"output": str(result.output), "manifest": json.loads(result.manifest.to_json())}))
+        click.echo(json.dumps({"output": str(result.output), **package_report(result.manifest)}))
     else:
         click.echo(result.summary())
 
@@ -133,28 +169,36 @@ def run_command(package: Path, inputs: tuple[str, ...], output_dir: Path | None)
 
 @main.command("inspect")
 @click.argument("package", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def inspect_command(package: Path, as_json: bool) -> None:
-    """Show what PACKAGE holds: partitions, devices and why nodes fell back."""
+    """Show what PACKAGE holds: plans, partitions, what is precompiled for which device, why nodes fell back."""
+    from ovaot.inspection import package_lines, package_report
     from ovaot.package import PackageReader
 
     with PackageReader(package) as reader:
         manifest = reader.manifest
     if as_json:
-        click.echo(manifest.to_json(), nl=False)
+        click.echo(json.dumps(package_report(manifest), indent=2))
         return
-    click.echo(
-        f"{package}: target {manifest.target}, built by ovaot {manifest.ovaot_version} "
-        f"with OpenVINO {manifest.openvino_version}"
-    )
-    for p in manifest.partitions:
-        ops = sorted({n.op_type for n in p.nodes})
-        size = sum(manifest.members[m].size for m in p.artifacts.values())
-        where = f"{p.kind} on {p.device}" if p.device else p.kind
-        click.echo(f"  partition {p.index}: {where}, {len(p.nodes)} nodes ({', '.join(ops)}), {size} bytes")
-        if p.kind == "fallback":
-            for reason in sorted({n.reason for n in p.nodes}):
-                click.echo(f"    why: {reason}")
+    click.echo(f"{package}: " + "\n".join(package_lines(manifest)))
+
+
+@main.command("devices")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def devices_command(as_json: bool) -> None:
+    """The devices OpenVINO sees here, their properties, and which targets can be precompiled on this host."""
+    from ovaot.devices import devices_report
+
+    report = devices_report()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"OpenVINO {report['openvino_version']}")
+    for device in report["devices"]:
+        click.echo(f"  {device['name']}: {device['full_name']} ({', '.join(device['capabilities'])})")
+    for target in report["targets"]:
+        how = "precompiled here" if target["precompiled_here"] else "IR only here, compiled at load on the device"
+        click.echo(f"  target {target['target']}: {how}")
 
 
 if __name__ == "__main__":

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import openvino as ov
 from onnx import ModelProto
 
 from ovaot import frontend
-from ovaot.capability import CapabilityQuery, Support
+from ovaot.capability import Support, apply_overrides, device_capability, device_present, read_capabilities
 from ovaot.codegen.fallback import fallback_artifact
-from ovaot.codegen.openvino import compile_config, compile_partition
-from ovaot.errors import CompileError, DeviceError
+from ovaot.codegen.openvino import convert_partition, device_config, export_blob, save_ir
+from ovaot.errors import DeviceError
 from ovaot.graph import GraphIndex
-from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, ValueInfo
+from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
+from ovaot.options import ProviderOptions
 from ovaot.package import describe_members, write_package
 from ovaot.partition import partition
 from ovaot.targets import Target, parse_target
@@ -27,6 +29,7 @@ from ovaot.version import __version__
 log = logging.getLogger(__name__)
 
 FALLBACK = "fallback"
+HOST_DEVICE = "CPU"
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,17 @@ class CompileOptions:
 
     target: Target
     force_fallback: tuple[str, ...] = ()
+    capabilities: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
+    host_variant: bool = True
+    provider: ProviderOptions = field(default_factory=ProviderOptions)
 
-    def to_manifest(self) -> dict[str, object]:
-        return {"force_fallback": sorted(self.force_fallback)}
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "force_fallback": sorted(self.force_fallback),
+            "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
+            "host_variant": self.host_variant,
+            "provider_options": self.provider.to_manifest(),
+        }
 
 
 @dataclass(frozen=True)
@@ -46,8 +57,11 @@ class CompileResult:
     manifest: Manifest
 
     def summary(self) -> str:
-        kinds = [f"{p.kind}:{p.device}" if p.device else p.kind for p in self.manifest.partitions]
-        return f"wrote {self.output} ({len(kinds)} partitions: {', '.join(kinds)})"
+        parts = []
+        for plan in self.manifest.plans:
+            kinds = [f"{p.kind}:{p.device}" if p.device else p.kind for p in plan.partitions]
+            parts.append(f"{plan.name}: {len(kinds)} partitions: {', '.join(kinds)}")
+        return f"wrote {self.output} ({'; '.join(parts)})"
 
 
 def compile(
@@ -56,11 +70,26 @@ def compile(
     output: str | os.PathLike,
     *,
     force_fallback: Sequence[str] = (),
+    capabilities: Mapping[str, Mapping[str, bool]] | str | os.PathLike | None = None,
+    host_variant: bool = True,
+    **provider_options: Any,
 ) -> CompileResult:
-    """Compile an ONNX model for a target into one .ovpkg file at `output`."""
+    """Compile an ONNX model for a target into one .ovpkg file at `output`.
+
+    provider_options are the OpenVINO Execution Provider's keys (device_id, num_of_threads, ...).
+    """
+    provider = ProviderOptions.parse(provider_options)
+    parsed = parse_target(target) if isinstance(target, str) else target
+    if provider.device_id:
+        parsed = parsed.with_device_id(provider.device_id)
+    if capabilities is not None and not isinstance(capabilities, Mapping):
+        capabilities = read_capabilities(capabilities)
     options = CompileOptions(
-        target=parse_target(target) if isinstance(target, str) else target,
+        target=parsed,
         force_fallback=tuple(dict.fromkeys(force_fallback)),
+        capabilities=capabilities or {},
+        host_variant=host_variant,
+        provider=provider,
     )
     loaded = frontend.load(model)
     manifest, members = build_package(loaded, options)
@@ -70,72 +99,109 @@ def compile(
     return result
 
 
-def _device_for(core: ov.Core, target: Target) -> str:
-    if target.mode != "single":
-        raise CompileError(f"target {target.spec}: {target.mode.upper()} targets are not supported yet")
-    device = target.device
-    plugin = device.split(".")[0]
-    if device == "AUTO":
-        return device
-    if device not in core.available_devices and plugin not in core.available_devices:
-        raise DeviceError(
-            f"target {target.spec} needs the {device} device, which this host does not have "
-            f"(available: {', '.join(core.available_devices)})"
-        )
-    return device
-
-
 def build_package(loaded: frontend.LoadedModel, options: CompileOptions) -> tuple[Manifest, dict[str, bytes]]:
     core = ov.Core()
-    device = _device_for(core, options.target)
-    config = compile_config(options.target.precision)
-    model = loaded.model
-    index = GraphIndex.build(model)
-    support = CapabilityQuery(core, device, config).support(model, index, options.force_fallback)
-    labels = ["openvino" if s.ok else FALLBACK for s in support]
-    groups = partition(index.users, labels)
-
-    partitions: list[Partition] = []
+    target = options.target
     members: dict[str, bytes] = {}
-    for number, group in enumerate(groups):
-        prefix = f"partitions/{number:03d}-{group.label}"
-        subgraph, consumes, produces = index.extract(model, list(group.node_ids), f"partition_{number}")
-        nodes = [_placement(index, i, support[i]) for i in group.node_ids]
-        log.info("partition %d: %s, %d nodes", number, group.label, len(nodes))
-        if group.label == FALLBACK:
-            members[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)
-            artifacts = {"onnx": f"{prefix}/model.onnx"}
-            partitions.append(Partition(number, "fallback", None, consumes, produces, nodes, artifacts))
-            continue
-        built = compile_partition(core, subgraph, device, config, produces)
-        artifacts = {
-            "ir_xml": f"{prefix}/model.xml",
-            "ir_bin": f"{prefix}/model.bin",
-            "blob": f"{prefix}/{device}.blob",
-        }
-        members.update(
-            {artifacts["ir_xml"]: built.xml, artifacts["ir_bin"]: built.weights, artifacts["blob"]: built.blob}
-        )
-        partitions.append(
-            Partition(
-                number, "openvino", device, consumes, produces, nodes, artifacts, config, built.reported_precision
-            )
-        )
-
+    plans = [_build_plan("target", target.mode, list(target.devices), loaded.model, options, core, members)]
+    absent = [d for d in target.devices if not device_present(core, d)]
+    if absent and options.host_variant:
+        log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
+        plans.append(_build_plan("host", "single", [HOST_DEVICE], loaded.model, options, core, members))
+    elif absent and target.mode == "multi" and len(absent) == len(target.devices):
+        raise DeviceError(f"none of the devices of {target.spec} is on this host and --no-host-variant was given")
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         ovaot_version=__version__,
         openvino_version=ov.get_version(),
         source_sha256=loaded.source_sha256,
         source_name=loaded.source_name,
-        target=options.target.spec,
+        target=target.spec,
         options=options.to_manifest(),
-        inputs=[value_info(v) for v in model.graph.input],
-        outputs=[value_info(v) for v in model.graph.output],
-        partitions=partitions,
+        inputs=[value_info(v) for v in loaded.model.graph.input],
+        outputs=[value_info(v) for v in loaded.model.graph.output],
+        plans=plans,
         members=describe_members(members),
     )
     return manifest, members
+
+
+def _label_nodes(mode: str, devices: list[str], supports: dict[str, list[Support]], count: int):
+    """Each node's engine label and the Support that decided it.
+
+    single/hetero: the first listed device that supports the node; multi: every device must.
+    """
+    for i in range(count):
+        verdicts = [(d, supports[d][i]) for d in devices]
+        if mode == "multi":
+            failing = [(d, s) for d, s in verdicts if not s.ok]
+            if not failing:
+                yield "openvino", verdicts[0][1]
+                continue
+            verdicts = failing
+        else:
+            chosen = next(((d, s) for d, s in verdicts if s.ok), None)
+            if chosen:
+                yield chosen
+                continue
+        if len(verdicts) == 1:
+            yield FALLBACK, verdicts[0][1]
+        else:
+            reason = "; ".join(f"{d}: {s.reason}" for d, s in verdicts)
+            yield FALLBACK, Support(False, reason, verdicts[0][1].source)
+
+
+def _build_plan(
+    name: str,
+    mode: str,
+    devices: list[str],
+    model: ModelProto,
+    options: CompileOptions,
+    core: ov.Core,
+    members: dict[str, bytes],
+) -> Plan:
+    precision = options.target.precision
+    index = GraphIndex.build(model)
+    configs, supports = {}, {}
+    for device in devices:
+        present = device_present(core, device)
+        configs[device] = device_config(core if present else None, device, precision, options.provider)
+        capability = device_capability(core, device, configs[device])
+        supports[device] = apply_overrides(
+            capability.support(model, index), index, device, options.capabilities, options.force_fallback
+        )
+    decided = list(_label_nodes(mode, devices, supports, len(index.nodes)))
+    groups = partition(index.users, [label for label, _ in decided])
+
+    partitions: list[Partition] = []
+    for number, group in enumerate(groups):
+        prefix = f"{name}/{number:03d}-{group.label}"
+        subgraph, consumes, produces = index.extract(model, list(group.node_ids), f"{name}_partition_{number}")
+        nodes = [_placement(index, i, decided[i][1]) for i in group.node_ids]
+        log.info("%s partition %d: %s, %d nodes", name, number, group.label, len(nodes))
+        if group.label == FALLBACK:
+            members[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)
+            artifacts = {"onnx": f"{prefix}/model.onnx"}
+            partitions.append(Partition(number, "fallback", [], consumes, produces, nodes, artifacts))
+            continue
+        run_on = devices if mode == "multi" else [group.label]
+        ov_model = convert_partition(core, subgraph)
+        xml, weights = save_ir(ov_model, compress_to_fp16=precision == "f16")
+        artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
+        members.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
+        blobs, reported = {}, {}
+        for device in run_on:
+            if device_present(core, device) and device != "AUTO":
+                blob, reported[device] = export_blob(core, ov_model, device, configs[device], produces)
+                blobs[device] = f"{prefix}/{device}.blob"
+                members[blobs[device]] = blob
+        config = configs[run_on[0]]
+        partitions.append(
+            Partition(
+                number, "openvino", run_on, consumes, produces, nodes, artifacts, blobs, config, precision, reported
+            )
+        )
+    return Plan(name=name, mode=mode, devices=devices, partitions=partitions)
 
 
 def _placement(index: GraphIndex, node_id: int, support: Support) -> NodePlacement:
@@ -143,4 +209,4 @@ def _placement(index: GraphIndex, node_id: int, support: Support) -> NodePlaceme
     return NodePlacement(node.name, node.op_type, node.domain, support.reason, support.source)
 
 
-__all__ = ["CompileOptions", "CompileResult", "ValueInfo", "compile"]
+__all__ = ["CompileOptions", "CompileResult", "compile"]

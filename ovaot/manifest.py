@@ -59,17 +59,43 @@ class NodePlacement:
 
 @dataclass(frozen=True)
 class Partition:
-    """A piece of the graph run by one engine; partitions run in list order."""
+    """A piece of the graph run by one engine; partitions run in list order.
+
+    An OpenVINO partition always has its IR (compiled at load time where no blob fits) and a
+    precompiled blob for each device in `blobs`; `devices` lists where it may run (several for MULTI).
+    """
 
     index: int
     kind: str  # "openvino" or "fallback"
-    device: str | None
+    devices: list[str]
     consumes: list[str]
     produces: list[str]
     nodes: list[NodePlacement]
-    artifacts: dict[str, str]  # role ("ir_xml", "ir_bin", "blob", "onnx") -> member name
+    artifacts: dict[str, str]  # role ("ir_xml", "ir_bin" or "onnx") -> member name
+    blobs: dict[str, str] = field(default_factory=dict)  # device -> exported compiled model
     compile_config: dict[str, str] = field(default_factory=dict)
-    reported_precision: str | None = None  # what the compiled model says it runs at
+    requested_precision: str | None = None
+    reported_precision: dict[str, str] = field(default_factory=dict)  # device -> what the compiled model reports
+
+    @property
+    def device(self) -> str | None:
+        if not self.devices:
+            return None
+        return self.devices[0] if len(self.devices) == 1 else f"MULTI:{','.join(self.devices)}"
+
+    @property
+    def members(self) -> list[str]:
+        return [*self.artifacts.values(), *self.blobs.values()]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One way to run the whole model: the target as asked, or the host variant that runs anywhere."""
+
+    name: str  # "target" or "host"
+    mode: str  # "single", "hetero" or "multi"
+    devices: list[str]
+    partitions: list[Partition]
 
 
 @dataclass(frozen=True)
@@ -93,8 +119,16 @@ class Manifest:
     options: dict[str, Any]
     inputs: list[ValueInfo]
     outputs: list[ValueInfo]
-    partitions: list[Partition]
+    plans: list[Plan]
     members: dict[str, Member]
+
+    @property
+    def partitions(self) -> list[Partition]:
+        """The partitions of the target plan."""
+        return self.plans[0].partitions
+
+    def plan(self, name: str) -> Plan | None:
+        return next((p for p in self.plans if p.name == name), None)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -155,15 +189,37 @@ def _partition(data: Any, where: str) -> Partition:
     return Partition(
         index=_field(data, "index", int, where),
         kind=kind,
-        device=_field(data, "device", (str, type(None)), where),
-        consumes=[_require(n, str, f"{where}.consumes") for n in _field(data, "consumes", list, where)],
-        produces=[_require(n, str, f"{where}.produces") for n in _field(data, "produces", list, where)],
+        devices=_strings(_field(data, "devices", list, where), f"{where}.devices"),
+        consumes=_strings(_field(data, "consumes", list, where), f"{where}.consumes"),
+        produces=_strings(_field(data, "produces", list, where), f"{where}.produces"),
         nodes=nodes,
-        artifacts={
-            k: _require(v, str, f"{where}.artifacts") for k, v in _field(data, "artifacts", dict, where).items()
-        },
-        compile_config={k: str(v) for k, v in data.get("compile_config", {}).items()},
-        reported_precision=data.get("reported_precision"),
+        artifacts=_string_map(_field(data, "artifacts", dict, where), f"{where}.artifacts"),
+        blobs=_string_map(_field(data, "blobs", dict, where), f"{where}.blobs"),
+        compile_config=_string_map(_field(data, "compile_config", dict, where), f"{where}.compile_config"),
+        requested_precision=_field(data, "requested_precision", (str, type(None)), where),
+        reported_precision=_string_map(_field(data, "reported_precision", dict, where), f"{where}.reported_precision"),
+    )
+
+
+def _strings(values: list, where: str) -> list[str]:
+    return [_require(v, str, where) for v in values]
+
+
+def _string_map(values: dict, where: str) -> dict[str, str]:
+    return {k: _require(v, str, f"{where}[{k!r}]") for k, v in values.items()}
+
+
+def _plan(data: Any, where: str) -> Plan:
+    data = _require(data, dict, where)
+    mode = _field(data, "mode", str, where)
+    if mode not in ("single", "hetero", "multi"):
+        raise PackageError(f"{MANIFEST_NAME}: {where}.mode is {mode!r}, expected single, hetero or multi")
+    partitions = _field(data, "partitions", list, where)
+    return Plan(
+        name=_field(data, "name", str, where),
+        mode=mode,
+        devices=_strings(_field(data, "devices", list, where), f"{where}.devices"),
+        partitions=[_partition(p, f"{where}.partitions[{i}]") for i, p in enumerate(partitions)],
     )
 
 
@@ -186,16 +242,17 @@ def _manifest_from_dict(data: dict) -> Manifest:
         options=_field(data, "options", dict, "manifest"),
         inputs=[_value_info(v, f"inputs[{i}]") for i, v in enumerate(_field(data, "inputs", list, "manifest"))],
         outputs=[_value_info(v, f"outputs[{i}]") for i, v in enumerate(_field(data, "outputs", list, "manifest"))],
-        partitions=[
-            _partition(p, f"partitions[{i}]") for i, p in enumerate(_field(data, "partitions", list, "manifest"))
-        ],
+        plans=[_plan(p, f"plans[{i}]") for i, p in enumerate(_field(data, "plans", list, "manifest"))],
         members=members,
     )
-    for partition in manifest.partitions:
-        for role, member in partition.artifacts.items():
-            if member not in members:
-                raise PackageError(
-                    f"{MANIFEST_NAME}: partition {partition.index} artifact {role} names "
-                    f"{member!r}, which is not listed in members"
-                )
+    if not manifest.plans:
+        raise PackageError(f"{MANIFEST_NAME}: plans is empty")
+    for plan in manifest.plans:
+        for partition in plan.partitions:
+            for member in partition.members:
+                if member not in members:
+                    raise PackageError(
+                        f"{MANIFEST_NAME}: plan {plan.name} partition {partition.index} names artifact "
+                        f"{member!r}, which is not listed in members"
+                    )
     return manifest

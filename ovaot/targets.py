@@ -7,15 +7,18 @@ from dataclasses import dataclass
 
 from ovaot.errors import UsageError
 
-# device_type values of the ONNX Runtime OpenVINO EP: OpenVINO device and inference precision.
-LEGACY_TARGETS: dict[str, tuple[str, str]] = {
-    "CPU_FP32": ("CPU", "f32"),
-    "GPU_FP32": ("GPU", "f32"),
-    "GPU_FP16": ("GPU", "f16"),
-    "MYRIAD_FP16": ("MYRIAD", "f16"),
-    "VAD-M_FP16": ("HDDL", "f16"),
-    "VAD-F_FP32": ("FPGA", "f32"),
+# device_type values of the ONNX Runtime OpenVINO EP: OpenVINO device(s) and inference precision.
+# The spec says FPGA "only runs in HETERO mode" with the layers it lacks on the CPU, so VAD-F is that.
+LEGACY_TARGETS: dict[str, tuple[tuple[str, ...], str]] = {
+    "CPU_FP32": (("CPU",), "f32"),
+    "GPU_FP32": (("GPU",), "f32"),
+    "GPU_FP16": (("GPU",), "f16"),
+    "MYRIAD_FP16": (("MYRIAD",), "f16"),
+    "VAD-M_FP16": (("HDDL",), "f16"),
+    "VAD-F_FP32": (("FPGA", "CPU"), "f32"),
 }
+# Devices whose plugins left OpenVINO (2023.0), and the device that took over their work.
+SUCCESSORS: dict[str, str] = {"MYRIAD": "NPU", "HDDL": "NPU"}
 COMBINABLE_DEVICES = ("CPU", "GPU", "MYRIAD", "FPGA", "HDDL")
 PLAIN_DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 _DEVICE_ID = re.compile(r"^(CPU|GPU|NPU)\.\d+$")
@@ -37,6 +40,18 @@ class Target:
             return self.devices[0]
         return f"{self.mode.upper()}:{','.join(self.devices)}"
 
+    def with_device_id(self, device_id: str) -> Target:
+        """The spec's device_id option: run on that particular device (e.g. GPU.1) instead of the default one."""
+        plugin = device_id.split(".")[0]
+        if self.mode != "single" or plugin != self.devices[0].split(".")[0]:
+            raise UsageError(f"device_id {device_id!r} does not name a {self.devices[0]} device of target {self.spec}")
+        return Target(spec=self.spec, mode=self.mode, devices=(device_id,), precision=self.precision)
+
+
+def plugin_of(device: str) -> str:
+    """The OpenVINO plugin name of a device id: GPU.1 -> GPU."""
+    return device.split(".")[0]
+
 
 def valid_targets_text() -> str:
     return (
@@ -50,8 +65,8 @@ def parse_target(spec: str) -> Target:
     """Parse a device_type string; raise UsageError listing the valid forms when it is not one."""
     text = spec.strip()
     if text in LEGACY_TARGETS:
-        device, precision = LEGACY_TARGETS[text]
-        return Target(spec=text, mode="single", devices=(device,), precision=precision)
+        devices, precision = LEGACY_TARGETS[text]
+        return Target(spec=text, mode="single" if len(devices) == 1 else "hetero", devices=devices, precision=precision)
     if text in PLAIN_DEVICES or _DEVICE_ID.match(text):
         precision = "f32" if text.startswith("CPU") else None
         return Target(spec=text, mode="single", devices=(text,), precision=precision)

@@ -41,11 +41,15 @@ def test_compile_json_and_inspect(tmp_path: Path):
         "compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package, "--force-fallback", "Relu", "--json"
     )
     assert done.returncode == 0, done.stderr
-    manifest = json.loads(done.stdout)["manifest"]
-    assert [p["kind"] for p in manifest["partitions"]] == ["openvino", "fallback", "openvino", "fallback", "openvino"]
-    assert manifest["target"] == "CPU_FP32" and manifest["options"]["force_fallback"] == ["Relu"]
+    report = json.loads(done.stdout)
+    assert [p["kind"] for p in report["partitions"]] == ["openvino", "fallback", "openvino", "fallback", "openvino"]
+    assert report["target"] == "CPU_FP32" and report["options"]["force_fallback"] == ["Relu"]
+    assert report["partitions"][1]["op_types"] == ["Relu"] and report["partitions"][0]["device"] == "CPU"
     done = ovaot("inspect", package)
     assert done.returncode == 0 and "why: Relu sent to the fallback by --force-fallback" in done.stdout
+    assert "precompiled for: CPU; compiled at load for: none" in done.stdout
+    inspected = json.loads(ovaot("inspect", package, "--json").stdout)
+    assert inspected["partitions"] == report["partitions"] and len(inspected["plans"]) == 1
 
 
 def _broken_inputs(tmp_path: Path) -> dict[str, Path]:

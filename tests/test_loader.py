@@ -13,7 +13,7 @@ import onnxruntime
 import pytest
 
 import ovaot
-from ovaot.errors import InputError, PackageError
+from ovaot.errors import DeviceError, InputError, PackageError
 from ovaot.package import PackageReader
 from tests.conftest import compile_and_load
 
@@ -105,10 +105,13 @@ def _rewrite_member(package: Path, name: str, data: bytes, fix_manifest: bool) -
 def test_a_blob_that_will_not_import_falls_back_to_the_bundled_ir(tiny_cnn, tmp_path: Path, caplog):
     result, _ = compile_and_load(tiny_cnn, tmp_path)
     package = tmp_path / "model.ovpkg"
-    blob = result.manifest.partitions[0].artifacts["blob"]
+    blob = result.manifest.partitions[0].blobs["CPU"]
     _rewrite_member(package, blob, b"not a compiled model", fix_manifest=True)
     session = ovaot.load(package)
     assert "compiling the bundled IR instead" in caplog.text
+    assert [p.how for p in session.placements] == [["ir"]]
+    with pytest.raises(DeviceError, match="strict=True refuses"):
+        ovaot.load(package, strict=True)
     image = np.random.default_rng(1).random((1, 1, 28, 28), dtype=np.float32)
     (want,) = onnxruntime.InferenceSession(tiny_cnn.SerializeToString()).run(None, {"image": image})
     np.testing.assert_allclose(session.run(None, {"image": image})[0], want, rtol=1e-4, atol=1e-6)

@@ -29,10 +29,11 @@ def test_records_what_the_issue_asks_for(manifest: Manifest, tmp_path: Path):
     assert data["source_name"] == "tiny_cnn" and len(data["source_sha256"]) == 64
     assert data["inputs"] == [{"name": "image", "type": "tensor(float)", "shape": ["N", 1, 28, 28]}]
     assert data["openvino_version"] and data["ovaot_version"]
-    first = data["partitions"][0]
+    assert [plan["name"] for plan in data["plans"]] == ["target"]
+    first = data["plans"][0]["partitions"][0]
     assert first["compile_config"] == {"INFERENCE_PRECISION_HINT": "f32"}
-    assert first["reported_precision"] == "f32"
-    assert set(first["artifacts"]) == {"ir_xml", "ir_bin", "blob"}
+    assert first["requested_precision"] == "f32" and first["reported_precision"] == {"CPU": "f32"}
+    assert set(first["artifacts"]) == {"ir_xml", "ir_bin"} and set(first["blobs"]) == {"CPU"}
     with PackageReader(tmp_path / "model.ovpkg") as reader:
         for name, member in reader.manifest.members.items():
             assert sha256(reader.read(name)) == member.sha256
@@ -49,10 +50,10 @@ def test_newer_major_schema_is_refused_with_both_versions(manifest: Manifest):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.pop("partitions"), "has no field 'partitions'"),
+        (lambda d: d.pop("plans"), "has no field 'plans'"),
         (lambda d: d.update(inputs="x"), "inputs must be list"),
-        (lambda d: d["partitions"][0].update(kind="gpu-magic"), "expected openvino or fallback"),
-        (lambda d: d["partitions"][0]["artifacts"].update(blob="nowhere"), "not listed in members"),
+        (lambda d: d["plans"][0]["partitions"][0].update(kind="gpu-magic"), "expected openvino or fallback"),
+        (lambda d: d["plans"][0]["partitions"][0]["blobs"].update(CPU="nowhere"), "not listed in members"),
     ],
 )
 def test_malformed_manifests_are_refused_clearly(manifest: Manifest, edit, message: str):

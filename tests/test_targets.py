@@ -15,7 +15,7 @@ from ovaot.targets import parse_target
         ("GPU_FP16", ("GPU",), "f16", "GPU"),
         ("MYRIAD_FP16", ("MYRIAD",), "f16", "MYRIAD"),
         ("VAD-M_FP16", ("HDDL",), "f16", "HDDL"),
-        ("VAD-F_FP32", ("FPGA",), "f32", "FPGA"),
+        ("VAD-F_FP32", ("FPGA", "CPU"), "f32", "HETERO:FPGA,CPU"),
         ("CPU", ("CPU",), "f32", "CPU"),
         ("GPU.1", ("GPU.1",), None, "GPU.1"),
         ("AUTO", ("AUTO",), None, "AUTO"),

@@ -1,51 +1,74 @@
-"""An OpenVINO partition: ONNX subgraph -> OpenVINO model -> IR (xml+bin) and an exported compiled blob."""
+"""An OpenVINO partition: ONNX subgraph -> OpenVINO model -> IR (xml+bin) and exported compiled blobs."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import openvino as ov
 from onnx import ModelProto
 
 from ovaot.errors import CompileError
+from ovaot.options import ProviderOptions
+
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class OpenVINOArtifacts:
-    xml: bytes
-    weights: bytes
-    blob: bytes
-    reported_precision: str
+def device_config(core: ov.Core | None, device: str, precision: str | None, options: ProviderOptions) -> dict[str, str]:
+    """OpenVINO properties for one device; CPU_FP32 and CPU ask for f32 explicitly.
+
+    `core` is None for a device this host does not have: the properties are recorded as asked.
+    """
+    config: dict[str, str] = {}
+    if precision:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    if options.num_of_threads:
+        config["INFERENCE_NUM_THREADS"] = str(options.num_of_threads)
+    if options.enable_vpu_fast_compile and core is not None:
+        log.warning("enable_vpu_fast_compile has no equivalent on %s; it is recorded in the manifest only", device)
+    if core is not None and device != "AUTO":
+        supported = core.get_property(device, "SUPPORTED_PROPERTIES")
+        for key in [k for k in config if k not in supported]:
+            log.warning("%s does not support the property %s; leaving it out", device, key)
+            del config[key]
+    return config
 
 
-def compile_config(precision: str | None) -> dict[str, str]:
-    """OpenVINO properties for a precision; the CPU_FP32 target asks for f32 explicitly."""
-    return {"INFERENCE_PRECISION_HINT": precision} if precision else {}
-
-
-def compile_partition(
-    core: ov.Core, subgraph: ModelProto, device: str, config: dict[str, str], produces: list[str]
-) -> OpenVINOArtifacts:
+def convert_partition(core: ov.Core, subgraph: ModelProto) -> ov.Model:
     try:
-        ov_model = core.read_model(subgraph.SerializeToString())
+        return core.read_model(subgraph.SerializeToString())
     except RuntimeError as exc:
         raise CompileError(f"OpenVINO cannot convert partition {subgraph.graph.name}: {exc}") from None
+
+
+def save_ir(ov_model: ov.Model, compress_to_fp16: bool) -> tuple[bytes, bytes]:
+    """The IR's xml and bin; FP16 targets store FP16 weights."""
     with tempfile.TemporaryDirectory(prefix="ovaot-ir-") as tmp:
         xml_path = Path(tmp) / "model.xml"
-        ov.save_model(ov_model, str(xml_path), compress_to_fp16=config.get("INFERENCE_PRECISION_HINT") == "f16")
-        xml, weights = xml_path.read_bytes(), xml_path.with_suffix(".bin").read_bytes()
+        ov.save_model(ov_model, str(xml_path), compress_to_fp16=compress_to_fp16)
+        return xml_path.read_bytes(), xml_path.with_suffix(".bin").read_bytes()
+
+
+def export_blob(
+    core: ov.Core, ov_model: ov.Model, device: str, config: dict[str, str], produces: list[str]
+) -> tuple[bytes, str]:
+    """Compile for a device present on this host; return the exported blob and the precision it reports."""
     try:
         compiled = core.compile_model(ov_model, device, config)
     except RuntimeError as exc:
-        raise CompileError(f"OpenVINO cannot compile partition {subgraph.graph.name} for {device}: {exc}") from None
+        raise CompileError(f"OpenVINO cannot compile {ov_model.get_friendly_name()} for {device}: {exc}") from None
     available = {name for output in compiled.outputs for name in output.get_names()}
     missing = [name for name in produces if name not in available]
     if missing:
-        raise CompileError(f"partition {subgraph.graph.name}: OpenVINO lost output tensors {missing}")
-    blob = compiled.export_model()
+        raise CompileError(f"{ov_model.get_friendly_name()}: OpenVINO lost output tensors {missing}")
+    try:
+        blob = compiled.export_model()
+    except RuntimeError as exc:
+        raise CompileError(f"OpenVINO cannot export the model compiled for {device}: {exc}") from None
     blob = blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob)
-    reported = compiled.get_property("INFERENCE_PRECISION_HINT") if device.startswith("CPU") else None
-    precision = reported.to_string() if isinstance(reported, ov.Type) else str(reported or "device default")
-    return OpenVINOArtifacts(xml=xml, weights=weights, blob=blob, reported_precision=precision)
+    try:
+        reported = compiled.get_property("INFERENCE_PRECISION_HINT")
+    except RuntimeError:
+        reported = "device default"
+    return blob, reported.to_string() if isinstance(reported, ov.Type) else str(reported)

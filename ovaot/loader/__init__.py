@@ -1,5 +1,6 @@
 """The runtime side: load a .ovpkg and run it. Imports numpy, openvino and ovaot's manifest, never the compiler."""
 
-from ovaot.loader.session import IOInfo, Session, load
+from ovaot.loader.load import load
+from ovaot.loader.session import IOInfo, Placement, Session
 
-__all__ = ["IOInfo", "Session", "load"]
+__all__ = ["IOInfo", "Placement", "Session", "load"]

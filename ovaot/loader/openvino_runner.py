@@ -1,9 +1,11 @@
-"""Run one OpenVINO partition: import its compiled blob, or compile its IR when the blob will not import."""
+"""Run one OpenVINO partition: import its compiled blob, or compile its IR where no blob fits this host."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
+import threading
 from typing import Any
 
 import numpy as np
@@ -16,47 +18,70 @@ from ovaot.package import PackageReader
 log = logging.getLogger(__name__)
 
 
-class OpenVINORunner:
-    """A compiled partition plus a pool of infer requests, so concurrent runs never share one."""
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
-    def __init__(self, core: ov.Core, reader: PackageReader, partition: Partition) -> None:
-        self.partition = partition
-        self.imported = True
-        self.compiled = self._import_or_compile(core, reader, partition)
-        self._inputs = [name for name in partition.consumes if self._has_input(name)]
-        self._outputs = {name: self._output_index(name) for name in partition.produces}
+
+def compile_ir(
+    core: ov.Core, reader: PackageReader, partition: Partition, device: str, config: dict
+) -> ov.CompiledModel:
+    weights = np.frombuffer(reader.read(partition.artifacts["ir_bin"]), dtype=np.uint8)
+    model = core.read_model(reader.read(partition.artifacts["ir_xml"]).decode(), ov.Tensor(weights))
+    return core.compile_model(model, device, config)
+
+
+def open_compiled(
+    core: ov.Core,
+    reader: PackageReader,
+    partition: Partition,
+    asked: str,
+    device: str,
+    config: dict[str, str],
+    strict: bool,
+    use_blob: bool = True,
+) -> tuple[ov.CompiledModel, str]:
+    """The partition compiled for `device`: the blob built for `asked` when it imports, else the IR.
+
+    Returns the compiled model and how it was obtained ("blob" or "ir").
+    """
+    member = partition.blobs.get(asked) if use_blob else None
+    if member is None:
+        return compile_ir(core, reader, partition, device, config), "ir"
+    try:
+        return core.import_model(reader.read(member), device, config), "blob"
+    except RuntimeError as exc:
+        if strict:
+            raise DeviceError(
+                f"partition {partition.index}: the {device} blob does not import on this host ({first_line(exc)}); "
+                "strict=True refuses to compile the bundled IR instead"
+            ) from None
+        log.warning(
+            "partition %d: the %s blob does not import on this host (%s); compiling the bundled IR instead",
+            partition.index,
+            device,
+            first_line(exc),
+        )
+    return compile_ir(core, reader, partition, device, config), "ir"
+
+
+class CompiledPartition:
+    """A partition compiled for one device, with a pool of infer requests so concurrent runs never share one."""
+
+    def __init__(self, compiled: ov.CompiledModel, partition: Partition, device: str, how: str) -> None:
+        self.compiled = compiled
+        self.device = device
+        self.how = how
+        input_names = {name for port in compiled.inputs for name in port.get_names()}
+        self._inputs = [name for name in partition.consumes if name in input_names]
+        self._outputs = {name: self._output_index(name, partition) for name in partition.produces}
         self._requests: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
 
-    def _import_or_compile(self, core: ov.Core, reader: PackageReader, partition: Partition) -> ov.CompiledModel:
-        device = partition.device or "CPU"
-        plugin = device.split(".")[0]
-        if device != "AUTO" and device not in core.available_devices and plugin not in core.available_devices:
-            raise DeviceError(
-                f"partition {partition.index} was built for {device}, which this host does not have "
-                f"(available: {', '.join(core.available_devices)})"
-            )
-        try:
-            return core.import_model(reader.read(partition.artifacts["blob"]), device, partition.compile_config)
-        except RuntimeError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            log.warning(
-                "partition %d: compiled blob does not import on this host (%s); compiling the bundled IR instead",
-                partition.index,
-                reason,
-            )
-        self.imported = False
-        weights = np.frombuffer(reader.read(partition.artifacts["ir_bin"]), dtype=np.uint8)
-        model = core.read_model(reader.read(partition.artifacts["ir_xml"]).decode(), ov.Tensor(weights))
-        return core.compile_model(model, device, partition.compile_config)
-
-    def _has_input(self, name: str) -> bool:
-        return any(name in port.get_names() for port in self.compiled.inputs)
-
-    def _output_index(self, name: str) -> int:
+    def _output_index(self, name: str, partition: Partition) -> int:
         for i, port in enumerate(self.compiled.outputs):
             if name in port.get_names():
                 return i
-        raise DeviceError(f"partition {self.partition.index}: compiled model has no output {name!r}")
+        raise DeviceError(f"partition {partition.index}: compiled model has no output {name!r}")
 
     def run(self, env: dict[str, Any]) -> None:
         try:
@@ -64,9 +89,24 @@ class OpenVINORunner:
         except queue.Empty:
             request = self.compiled.create_infer_request()
         try:
-            results = request.infer({name: env[name] for name in self._inputs})
-            values = results.to_tuple()
+            values = request.infer({name: env[name] for name in self._inputs}).to_tuple()
             for name, i in self._outputs.items():
                 env[name] = values[i]
         finally:
             self._requests.put(request)
+
+
+class MultiDevicePartition:
+    """MULTI: one compiled partition per present device; each run goes to the next device in turn."""
+
+    def __init__(self, per_device: list[CompiledPartition]) -> None:
+        self.per_device = per_device
+        self._next = itertools.cycle(per_device)
+        self._lock = threading.Lock()
+        self.runs_by_device = {p.device: 0 for p in per_device}
+
+    def run(self, env: dict[str, Any]) -> None:
+        with self._lock:
+            chosen = next(self._next)
+            self.runs_by_device[chosen.device] += 1
+        chosen.run(env)

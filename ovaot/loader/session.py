@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,14 @@ import openvino as ov
 from ovaot.errors import InputError
 from ovaot.loader.fallback_runner import FallbackRunner
 from ovaot.loader.feeds import check_feed
-from ovaot.loader.openvino_runner import OpenVINORunner
-from ovaot.manifest import Dim, Manifest, Partition
+from ovaot.loader.openvino_runner import CompiledPartition, MultiDevicePartition, open_compiled
+from ovaot.loader.placement import Choice, HostDevices, choose_plan, plugin_of
+from ovaot.manifest import Dim, Manifest, Partition, Plan
 from ovaot.package import PackageReader
 
 log = logging.getLogger(__name__)
+
+Runner = CompiledPartition | MultiDevicePartition | FallbackRunner
 
 
 @dataclass(frozen=True)
@@ -29,24 +33,78 @@ class IOInfo:
     type: str
 
 
+@dataclass(frozen=True)
+class Placement:
+    """What the loader chose for one partition: where it runs and how it got there."""
+
+    partition: int
+    kind: str
+    devices: list[str]
+    how: list[str]  # per device: "blob" (precompiled, imported) or "ir" (compiled at load)
+
+
 class Session:
     """A package ready to run: every partition imported (or compiled) once, at construction."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        strict: bool = False,
+        device_id: str | None = None,
+        num_of_threads: int | None = None,
+    ) -> None:
         with PackageReader(path) as reader:
             self.manifest: Manifest = reader.manifest
             reader.verify()
-            core = ov.Core() if any(p.kind == "openvino" for p in self.manifest.partitions) else None
-            self._runners = [self._runner(core, reader, p) for p in self.manifest.partitions]
+            has_openvino = any(p.kind == "openvino" for plan in self.manifest.plans for p in plan.partitions)
+            core = ov.Core() if has_openvino else None
+            host = HostDevices(core.available_devices if core else [], device_id)
+            self.plan, choices = choose_plan(self.manifest, host, strict)
+            self._runners = [
+                self._runner(core, reader, p, c, strict, num_of_threads) for p, c in zip(self.plan.partitions, choices)
+            ]
         self._output_names = [o.name for o in self.manifest.outputs]
-        self._release = _last_uses(self.manifest.partitions, set(self._output_names))
+        self._release = _last_uses(self.plan.partitions, set(self._output_names))
+        for placement in self.placements:
+            log.info("partition %d: %s", placement.partition, placement)
 
     @staticmethod
-    def _runner(core: ov.Core | None, reader: PackageReader, partition: Partition) -> OpenVINORunner | FallbackRunner:
-        if partition.kind == "openvino":
-            assert core is not None
-            return OpenVINORunner(core, reader, partition)
-        return FallbackRunner(reader, partition)
+    def _runner(
+        core: ov.Core | None,
+        reader: PackageReader,
+        partition: Partition,
+        choice: Choice | None,
+        strict: bool,
+        num_of_threads: int | None,
+    ) -> Runner:
+        if partition.kind == "fallback":
+            return FallbackRunner(reader, partition)
+        assert core is not None and choice is not None
+        config = dict(partition.compile_config)
+        if num_of_threads:
+            config["INFERENCE_NUM_THREADS"] = str(num_of_threads)
+        compiled = []
+        for asked, device in choice.devices:
+            successor = plugin_of(asked) != plugin_of(device)
+            if successor:
+                log.warning("partition %d: %s is not here; compiling its IR for %s", partition.index, asked, device)
+            model, how = open_compiled(core, reader, partition, asked, device, config, strict, use_blob=not successor)
+            compiled.append(CompiledPartition(model, partition, device, how))
+        return compiled[0] if len(compiled) == 1 else MultiDevicePartition(compiled)
+
+    @property
+    def placements(self) -> list[Placement]:
+        result = []
+        for partition, runner in zip(self.plan.partitions, self._runners):
+            per_device = runner.per_device if isinstance(runner, MultiDevicePartition) else [runner]
+            if isinstance(runner, FallbackRunner):
+                result.append(Placement(partition.index, "fallback", [], []))
+            else:
+                result.append(
+                    Placement(partition.index, "openvino", [p.device for p in per_device], [p.how for p in per_device])
+                )
+        return result
 
     def get_inputs(self) -> list[IOInfo]:
         return [IOInfo(v.name, v.shape, v.type) for v in self.manifest.inputs]
@@ -69,6 +127,13 @@ class Session:
                 env.pop(name, None)
         return [env[name] for name in wanted]
 
+    def run_many(
+        self, feeds: Sequence[Mapping[str, Any]], output_names: Sequence[str] | None = None, in_flight: int = 4
+    ) -> list[list[Any]]:
+        """Run several feeds with up to `in_flight` requests at once (spread across devices for MULTI)."""
+        with ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix="ovaot-run") as pool:
+            return list(pool.map(lambda feed: self.run(output_names, feed), feeds))
+
 
 def _last_uses(partitions: list[Partition], keep: set[str]) -> list[list[str]]:
     """For each partition, the tensors no later partition reads, so they can be freed after it runs."""
@@ -83,6 +148,4 @@ def _last_uses(partitions: list[Partition], keep: set[str]) -> list[list[str]]:
     return release
 
 
-def load(path: str | os.PathLike) -> Session:
-    """Open a .ovpkg and prepare it to run on this host."""
-    return Session(path)
+__all__ = ["IOInfo", "Placement", "Plan", "Session"]

@@ -1,0 +1,67 @@
+"""The OpenVINO Execution Provider's configuration options, by the spec's names and types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ovaot.errors import UsageError
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    """device_type is the target itself; the rest are the spec's other keys."""
+
+    device_id: str | None = None
+    num_of_threads: int | None = None
+    enable_vpu_fast_compile: bool = False
+    use_compiled_network: bool = False
+    blob_dump_path: str | None = None
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any]) -> ProviderOptions:
+        """Build from KEY=VALUE strings or Python values; an unknown key lists the valid ones."""
+        known = {f.name: f for f in fields(cls)}
+        parsed: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise UsageError(f"unknown option {key!r}; valid options: device_type, {', '.join(known)}")
+            parsed[key] = _convert(key, value, str(known[key].type))
+        return cls(**parsed)
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+
+
+def _convert(key: str, value: Any, kind: str) -> Any:
+    if "bool" in kind:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise UsageError(f"option {key} must be True or False, got {value!r}")
+    if "int" in kind:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if number <= 0 or isinstance(value, bool):
+            raise UsageError(f"option {key} must be an unsigned number other than 0, got {value!r}")
+        return number
+    return str(value)
+
+
+def parse_key_values(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """--option KEY=VALUE pairs into a dict."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--option {item!r}: expected KEY=VALUE")
+        result[key.strip()] = value.strip()
+    return result
