@@ -105,9 +105,10 @@ class CapabilityQuery:
         return Support(False, f"{self.device} plugin does not support {op} (query_model, node alone)", "live-query")
 
 
-# The spec's "ONNX Layers supported" table has CPU, GPU and VPU columns; MYRIAD and HDDL are VPUs.
-# It has no FPGA column, so no op counts as supported on an FPGA (the spec runs FPGA only in HETERO).
-TABLE_COLUMNS = {"CPU": "CPU", "GPU": "GPU", "MYRIAD": "VPU", "HDDL": "VPU"}
+# The spec's "ONNX Layers supported" table has CPU, GPU and VPU columns; MYRIAD and HDDL are VPUs, and
+# the NPU, their successor, is judged by their column too. It has no FPGA column, so no op counts as
+# supported on an FPGA (the spec runs FPGA only in HETERO, with the CPU taking what the FPGA lacks).
+TABLE_COLUMNS = {"CPU": "CPU", "GPU": "GPU", "MYRIAD": "VPU", "HDDL": "VPU", "NPU": "VPU"}
 
 
 @cache
@@ -140,7 +141,14 @@ class TableCapability:
 
 
 def device_capability(core: ov.Core, device: str, config: dict[str, str]) -> CapabilityQuery | TableCapability:
-    """A live query where the device's plugin is on this host, the spec's table where it is not."""
+    """A live query where the device's plugin is on this host, the spec's table where it is not.
+
+    AUTO cannot be queried; it is asked as the device it would pick here (GPU, then NPU, then CPU).
+    """
+    if device == "AUTO":
+        available = core.available_devices
+        picked = next((d for p in ("GPU", "NPU", "CPU") for d in available if plugin_of(d) == p), available[0])
+        return CapabilityQuery(core, picked, {})
     if device_present(core, device):
         return CapabilityQuery(core, device, config)
     return TableCapability(device)

@@ -16,7 +16,6 @@ from ovaot import frontend
 from ovaot.capability import Support, apply_overrides, device_capability, device_present, read_capabilities
 from ovaot.codegen.fallback import fallback_artifact
 from ovaot.codegen.openvino import convert_partition, device_config, export_blob, save_ir
-from ovaot.errors import DeviceError
 from ovaot.graph import GraphIndex
 from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
 from ovaot.options import ProviderOptions
@@ -108,8 +107,6 @@ def build_package(loaded: frontend.LoadedModel, options: CompileOptions) -> tupl
     if absent and options.host_variant:
         log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
         plans.append(_build_plan("host", "single", [HOST_DEVICE], loaded.model, options, core, members))
-    elif absent and target.mode == "multi" and len(absent) == len(target.devices):
-        raise DeviceError(f"none of the devices of {target.spec} is on this host and --no-host-variant was given")
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         ovaot_version=__version__,

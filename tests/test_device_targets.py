@@ -1,0 +1,184 @@
+"""Every target of the spec compiles a mixed model, runs here, and places ops honestly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+import ovaot
+from ovaot.capability import spec_table
+from ovaot.errors import DeviceError, UsageError
+
+# Conv, Relu and Sigmoid are Yes in the spec's VPU column; Sign, Abs, Softsign, Tan and ReduceProd are No.
+MIXED_MODEL = """
+<ir_version: 8, opset_import: ["" : 17]>
+mixed (float[1, 3, 12, 12] x) => (float[1, 4, 10, 10] y, float[1, 1, 1, 1] p) {
+  c = Conv (x, w)
+  r = Relu (c)
+  s = Sign (c)
+  a = Abs (s)
+  t = Softsign (r)
+  u = Tan (t)
+  m = Mul (u, a)
+  y = Sigmoid (m)
+  p = ReduceProd <keepdims = 1> (a)
+}
+"""
+VPU_NO = {"Sign", "Abs", "Softsign", "Tan", "ReduceProd"}
+
+TARGETS = [
+    "CPU_FP32",
+    "GPU_FP32",
+    "GPU_FP16",
+    "MYRIAD_FP16",
+    "VAD-M_FP16",
+    "VAD-F_FP32",
+    "HETERO:MYRIAD,CPU",
+    "HETERO:HDDL,GPU,CPU",
+    "HETERO:FPGA,CPU",
+    "MULTI:MYRIAD,GPU,CPU",
+    "MULTI:GPU,CPU",
+    "CPU",
+    "GPU",
+    "NPU",
+    "AUTO",
+    "GPU.1",
+]
+
+
+@pytest.fixture(scope="module")
+def mixed() -> onnx.ModelProto:
+    model = onnx.parser.parse_model(MIXED_MODEL)
+    weight = np.random.default_rng(21).standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3
+    model.graph.initializer.append(numpy_helper.from_array(weight, "w"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def feed() -> dict[str, np.ndarray]:
+    return {"x": np.random.default_rng(22).standard_normal((1, 3, 12, 12)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_target_compiles_and_runs_here_like_the_reference(target, mixed, feed, tmp_path: Path):
+    result = ovaot.compile(mixed, target, tmp_path / "m.ovpkg")
+    session = ovaot.load(tmp_path / "m.ovpkg")
+    rtol = 2e-2 if target.endswith("FP16") else 1e-4
+    for got, want in zip(session.run(None, feed), ReferenceEvaluator(mixed).run(None, feed)):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-2)
+    manifest = result.manifest
+    runs_on = [p for p in session.placements if p.kind == "openvino"]
+    assert runs_on and all(d in ("CPU", "AUTO") for p in runs_on for d in p.devices)
+    # What is precompiled is exactly what this host can compile: the CPU, nothing else.
+    for plan in manifest.plans:
+        for partition in plan.partitions:
+            assert set(partition.blobs) <= {"CPU"}
+            if partition.kind == "openvino":
+                assert partition.requested_precision == ("f16" if target.endswith("FP16") else result_precision(target))
+
+
+def result_precision(target: str) -> str | None:
+    return "f32" if target.endswith("FP32") or target.startswith("CPU") else None
+
+
+def test_auto_is_compiled_at_load_not_pretended(mixed, tmp_path: Path):
+    manifest = ovaot.compile(mixed, "AUTO", tmp_path / "m.ovpkg").manifest
+    openvino = [p for p in manifest.partitions if p.kind == "openvino"]
+    assert openvino and all(p.devices == ["AUTO"] and not p.blobs for p in openvino)
+    assert [p.how for p in ovaot.load(tmp_path / "m.ovpkg").placements if p.kind == "openvino"] == [["ir"]] * len(
+        openvino
+    )
+
+
+def _placement(manifest, plan="target") -> dict[str, tuple[str, str | None]]:
+    chosen = manifest.plan(plan)
+    return {n.op_type: (p.kind, p.device) for p in chosen.partitions for n in p.nodes}
+
+
+def test_myriad_partitions_hold_only_ops_the_vpu_column_marks_yes(mixed, tmp_path: Path):
+    manifest = ovaot.compile(mixed, "MYRIAD_FP16", tmp_path / "m.ovpkg").manifest
+    placement = _placement(manifest)
+    for op, (kind, device) in placement.items():
+        assert (kind == "openvino") == spec_table()[op]["VPU"], op
+        assert device in ("MYRIAD", None)
+    reasons = {n.op_type: (n.source, n.reason) for p in manifest.partitions for n in p.nodes}
+    assert reasons["Sign"] == ("table", "spec table: Sign is No for VPU (MYRIAD)")
+    # The MYRIAD partitions carry IR only; the host variant carries a CPU blob of the whole model.
+    assert all(not p.blobs for p in manifest.partitions)
+    host = manifest.plan("host")
+    assert host is not None and all(p.blobs == {"CPU": p.blobs["CPU"]} for p in host.partitions if p.kind == "openvino")
+
+
+def test_hetero_puts_what_myriad_lacks_on_the_cpu_not_the_fallback(mixed, tmp_path: Path):
+    manifest = ovaot.compile(mixed, "HETERO:MYRIAD,CPU", tmp_path / "m.ovpkg").manifest
+    placement = _placement(manifest)
+    assert {op for op, (kind, _) in placement.items() if kind == "fallback"} == set()
+    assert {op for op, (_, device) in placement.items() if device == "CPU"} == VPU_NO
+    assert {op for op, (_, device) in placement.items() if device == "MYRIAD"} == {"Conv", "Relu", "Mul", "Sigmoid"}
+    cpu = [p for p in manifest.partitions if p.devices == ["CPU"]]
+    assert cpu and all(set(p.blobs) == {"CPU"} for p in cpu)
+    assert {n.source for p in cpu for n in p.nodes} == {"live-query"}
+
+
+def test_strict_refuses_a_myriad_package_here(mixed, tmp_path: Path, caplog):
+    ovaot.compile(mixed, "MYRIAD_FP16", tmp_path / "m.ovpkg")
+    with pytest.raises(DeviceError, match=r"needs MYRIAD.*strict=True refuses any substitution.*devices here: CPU"):
+        ovaot.load(tmp_path / "m.ovpkg", strict=True)
+    session = ovaot.load(tmp_path / "m.ovpkg")
+    assert session.plan.name == "host" and "running the host variant" in caplog.text
+
+
+def test_no_host_variant_leaves_a_package_this_host_cannot_run(mixed, tmp_path: Path):
+    manifest = ovaot.compile(mixed, "GPU_FP16", tmp_path / "m.ovpkg", host_variant=False).manifest
+    assert [p.name for p in manifest.plans] == ["target"]
+    with pytest.raises(DeviceError, match="needs GPU"):
+        ovaot.load(tmp_path / "m.ovpkg")
+
+
+def test_multi_spreads_requests_over_present_devices_with_single_device_results(mixed, feed, tmp_path: Path):
+    ovaot.compile(mixed, "MULTI:GPU,CPU", tmp_path / "multi.ovpkg")
+    ovaot.compile(mixed, "CPU_FP32", tmp_path / "single.ovpkg")
+    multi, single = ovaot.load(tmp_path / "multi.ovpkg"), ovaot.load(tmp_path / "single.ovpkg")
+    assert multi.plan.name == "target" and multi.plan.mode == "multi"
+    assert all(p.devices == ["CPU"] for p in multi.placements if p.kind == "openvino")
+    rng = np.random.default_rng(23)
+    feeds = [{"x": rng.standard_normal((1, 3, 12, 12)).astype(np.float32)} for _ in range(12)]
+    for got, one in zip(multi.run_many(feeds, in_flight=4), feeds):
+        for a, b in zip(got, single.run(None, one)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_capabilities_file_overrides_the_table_and_is_recorded(mixed, tmp_path: Path):
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"MYRIAD": {"Sign": True, "Conv": False}}))
+    manifest = ovaot.compile(mixed, "MYRIAD_FP16", tmp_path / "m.ovpkg", capabilities=caps).manifest
+    placement = _placement(manifest)
+    assert placement["Sign"] == ("openvino", "MYRIAD") and placement["Conv"] == ("fallback", None)
+    sign = next(n for p in manifest.partitions for n in p.nodes if n.op_type == "Sign")
+    assert sign.source == "user"
+    assert manifest.options["capabilities"] == {"MYRIAD": {"Conv": False, "Sign": True}}
+    caps.write_text('{"MYRIAD": {"Sign": "yes"}}')
+    with pytest.raises(UsageError, match="expected"):
+        ovaot.compile(mixed, "MYRIAD_FP16", tmp_path / "m2.ovpkg", capabilities=caps)
+
+
+def test_fp16_targets_store_fp16_weights(mixed, tmp_path: Path):
+    fp16 = ovaot.compile(mixed, "GPU_FP16", tmp_path / "h.ovpkg").manifest
+    fp32 = ovaot.compile(mixed, "GPU_FP32", tmp_path / "f.ovpkg").manifest
+
+    def weights(manifest) -> int:
+        conv = next(p for p in manifest.partitions if "Conv" in {n.op_type for n in p.nodes})
+        return manifest.members[conv.artifacts["ir_bin"]].size
+
+    assert weights(fp16) < weights(fp32)
+    host = fp16.plan("host").partitions
+    assert {tuple(p.reported_precision.items()) for p in host if p.kind == "openvino"} <= {
+        (("CPU", "f32"),),
+        (("CPU", "f16"),),
+    }

@@ -1,0 +1,146 @@
+"""The spec's options at compile time and load time, and its environment variables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+import ovaot
+from ovaot.errors import UsageError
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+MODEL = EXAMPLES / "tiny_cnn.onnx"
+IMAGE = np.random.default_rng(31).random((1, 1, 28, 28), dtype=np.float32)
+
+
+def _expected() -> np.ndarray:
+    return onnxruntime.InferenceSession(str(MODEL)).run(None, {"image": IMAGE})[0]
+
+
+def test_num_of_threads_is_applied_and_recorded(tmp_path: Path):
+    manifest = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", num_of_threads=1).manifest
+    assert manifest.options["provider_options"] == {"num_of_threads": 1}
+    assert manifest.partitions[0].compile_config["INFERENCE_NUM_THREADS"] == "1"
+    session = ovaot.load(tmp_path / "m.ovpkg", num_of_threads=2)
+    compiled = session._runners[0].compiled
+    assert compiled.get_property("INFERENCE_NUM_THREADS") == 2
+    np.testing.assert_allclose(session.run(None, {"image": IMAGE})[0], _expected(), rtol=1e-4, atol=1e-6)
+
+
+def test_device_id_selects_the_device(tmp_path: Path):
+    manifest = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", device_id="CPU").manifest
+    assert manifest.partitions[0].devices == ["CPU"]
+    with pytest.raises(UsageError, match="does not name a CPU device"):
+        ovaot.compile(MODEL, "CPU_FP32", tmp_path / "x.ovpkg", device_id="GPU.1")
+
+
+def test_vpu_fast_compile_is_recorded_with_a_warning_on_the_cpu(tmp_path: Path, caplog):
+    manifest = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", enable_vpu_fast_compile="True").manifest
+    assert manifest.options["provider_options"] == {"enable_vpu_fast_compile": True}
+    assert "enable_vpu_fast_compile has no equivalent on CPU" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"num_threads": 2}, "unknown option 'num_threads'; valid options: device_type, device_id, num_of_threads"),
+        ({"num_of_threads": 0}, "unsigned number other than 0"),
+        ({"use_compiled_network": "maybe"}, "must be True or False"),
+    ],
+)
+def test_bad_options_are_usage_errors(options, message, tmp_path: Path):
+    with pytest.raises(UsageError, match=message):
+        ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", **options)
+    with pytest.raises(UsageError, match=message):
+        ovaot.load(MODEL, **options)
+
+
+def test_use_compiled_network_compiles_once_then_imports(tmp_path: Path, caplog):
+    dump = tmp_path / "blobs"
+    first = ovaot.load(MODEL, device_type="CPU_FP32", use_compiled_network=True, blob_dump_path=str(dump))
+    packages = list(dump.glob("*.ovpkg"))
+    assert len(packages) == 1 and packages[0].name.startswith("tiny_cnn.CPU_FP32.")
+    stamp = packages[0].stat().st_mtime_ns
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        second = ovaot.load(MODEL, device_type="CPU_FP32", use_compiled_network=True, blob_dump_path=str(dump))
+    assert "use_compiled_network: importing" in caplog.text
+    assert packages[0].stat().st_mtime_ns == stamp
+    for session in (first, second):
+        np.testing.assert_allclose(session.run(None, {"image": IMAGE})[0], _expected(), rtol=1e-4, atol=1e-6)
+
+
+def test_default_blob_dump_path_is_ov_compiled_blobs(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ovaot.load(onnx.load(MODEL), use_compiled_network=True)
+    assert len(list((tmp_path / "ov_compiled_blobs").glob("*.ovpkg"))) == 1
+
+
+def test_loading_onnx_without_caching_compiles_in_a_temporary_place(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    session = ovaot.load(MODEL, device_type="CPU")
+    assert list(tmp_path.iterdir()) == []
+    np.testing.assert_allclose(session.run(None, {"image": IMAGE})[0], _expected(), rtol=1e-4, atol=1e-6)
+
+
+def test_environment_variables_load_the_given_package(tmp_path: Path):
+    package = tmp_path / "m.ovpkg"
+    ovaot.compile(MODEL, "CPU_FP32", package)
+    script = """
+import numpy as np, ovaot
+session = ovaot.load("does-not-exist.ovpkg")
+print(session.manifest.source_name, session.run(None, {"image": np.zeros((1, 1, 28, 28), np.float32)})[0].shape)
+"""
+    env = {"OV_USE_COMPILED_NETWORK": "1", "OV_BLOB_PATH": str(package), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "tiny_cnn.onnx (1, 10)"
+
+
+def test_cli_option_flag(tmp_path: Path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ovaot",
+            "compile",
+            str(MODEL),
+            "-t",
+            "CPU_FP32",
+            "-o",
+            str(tmp_path / "m.ovpkg"),
+            "--option",
+            "num_of_threads=1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"provider_options": {"num_of_threads": 1}' in done.stdout
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ovaot",
+            "compile",
+            str(MODEL),
+            "-t",
+            "CPU_FP32",
+            "-o",
+            str(tmp_path / "m.ovpkg"),
+            "--option",
+            "bogus=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "unknown option 'bogus'" in done.stderr
