@@ -29,6 +29,9 @@ class OvaotGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (ovaot passes | head): nothing more to say
+            sys.stderr.close()
+            ctx.exit(EXIT_OK)
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -59,6 +62,31 @@ def _target(ctx: click.Context, param: click.Parameter, value: str) -> Any:
         raise click.BadParameter(str(exc)) from None
 
 
+def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from ovaot.passes.registry import optimisation_passes
+
+    known = [p.name for p in optimisation_passes()]
+    for name in value:
+        if name not in known:
+            raise click.BadParameter(f"unknown pass {name!r}; valid passes: {', '.join(known)}")
+    return value
+
+
+@main.command("passes")
+@click.option("--json", "as_json", is_flag=True, help="Print the passes as JSON.")
+def passes_command(as_json: bool) -> None:
+    """List the graph passes: name, the level that turns them on, and what they do."""
+    from ovaot.passes.registry import describe_passes
+
+    passes = describe_passes()
+    if as_json:
+        click.echo(json.dumps(passes, indent=2))
+        return
+    width = max(len(str(p["name"])) for p in passes)
+    for p in passes:
+        click.echo(f"{p['name']:<{width}}  {p['level']:<11}  {p['description']}")
+
+
 @main.command("compile")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-t", "--target", required=True, callback=_target, help="Device type, e.g. CPU_FP32, HETERO:MYRIAD,CPU.")
@@ -87,6 +115,45 @@ def _target(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     metavar="KEY=VALUE",
     help="An OpenVINO EP option: device_id, num_of_threads, enable_vpu_fast_compile (repeatable).",
 )
+@click.option(
+    "--opt-level",
+    "opt_level",
+    default=None,
+    metavar="LEVEL",
+    help="disable_all, basic, extended or all (onnxruntime's levels; default: basic).",
+)
+@click.option("-O", "opt_number", type=click.IntRange(0, 3), default=None, help="-O0..-O3, the same as --opt-level.")
+@click.option(
+    "--enable-pass",
+    "enable_passes",
+    multiple=True,
+    callback=_pass_names,
+    metavar="NAME",
+    help="Run this pass whatever the level (repeatable).",
+)
+@click.option(
+    "--disable-pass",
+    "disable_passes",
+    multiple=True,
+    callback=_pass_names,
+    metavar="NAME",
+    help="Never run this pass (repeatable).",
+)
+@click.option(
+    "--fold-limit",
+    "fold_limit_bytes",
+    type=click.IntRange(0),
+    default=1 << 20,
+    show_default=True,
+    help="Largest constant (bytes) that constant folding may add to the package.",
+)
+@click.option("--verify-passes", is_flag=True, help="Check each pass with onnx.reference on seeded inputs.")
+@click.option(
+    "--save-temps",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Keep the model after each pass, each partition's subgraph and the manifest in DIR.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def compile_command(
     model: Path,
@@ -96,13 +163,24 @@ def compile_command(
     capabilities: Path | None,
     host_variant: bool,
     provider_options: tuple[str, ...],
+    opt_level: str | None,
+    opt_number: int | None,
+    enable_passes: tuple[str, ...],
+    disable_passes: tuple[str, ...],
+    fold_limit_bytes: int,
+    verify_passes: bool,
+    save_temps: Path | None,
     as_json: bool,
 ) -> None:
     """Compile MODEL (an .onnx file) into one .ovpkg package."""
     from ovaot.compiler import compile
     from ovaot.inspection import package_report
     from ovaot.options import parse_key_values
+    from ovaot.passes import OptLevel
 
+    if opt_level is not None and opt_number is not None and OptLevel.parse(opt_level) != opt_number:
+        raise click.UsageError(f"--opt-level {opt_level} and -O{opt_number} disagree")
+    level = opt_level if opt_level is not None else opt_number
     result = compile(
         model,
         target,
@@ -110,6 +188,12 @@ def compile_command(
         force_fallback=force_fallback,
         capabilities=capabilities,
         host_variant=host_variant,
+        **({"opt_level": level} if level is not None else {}),
+        enable_passes=enable_passes,
+        disable_passes=disable_passes,
+        fold_limit_bytes=fold_limit_bytes,
+        verify_passes=verify_passes,
+        save_temps=save_temps,
         **parse_key_values(provider_options),
     )
     if as_json:

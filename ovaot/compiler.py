@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,12 @@ from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, P
 from ovaot.options import ProviderOptions
 from ovaot.package import describe_members, write_package
 from ovaot.partition import partition
+from ovaot.passes import OptLevel, Pass, PassConfig, run_passes, select_passes
+from ovaot.passes.manager import StepHook
+from ovaot.passes.registry import optimisation_passes
+from ovaot.passes.verify import PassVerifier
 from ovaot.targets import Target, parse_target
+from ovaot.temps import SaveTemps
 from ovaot.typeinfo import value_info
 from ovaot.version import __version__
 
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK = "fallback"
 HOST_DEVICE = "CPU"
+DEFAULT_OPT_LEVEL = OptLevel.basic
 
 
 @dataclass(frozen=True)
@@ -40,9 +46,14 @@ class CompileOptions:
     capabilities: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
     host_variant: bool = True
     provider: ProviderOptions = field(default_factory=ProviderOptions)
+    passes: PassConfig = field(default_factory=PassConfig)
+    verify_passes: bool = False
+    save_temps: Path | None = None
 
     def to_manifest(self) -> dict[str, Any]:
         return {
+            **self.passes.to_manifest(),
+            "verify_passes": self.verify_passes,
             "force_fallback": sorted(self.force_fallback),
             "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
             "host_variant": self.host_variant,
@@ -71,11 +82,19 @@ def compile(
     force_fallback: Sequence[str] = (),
     capabilities: Mapping[str, Mapping[str, bool]] | str | os.PathLike | None = None,
     host_variant: bool = True,
+    opt_level: str | int | OptLevel = DEFAULT_OPT_LEVEL,
+    enable_passes: Sequence[str] = (),
+    disable_passes: Sequence[str] = (),
+    fold_limit_bytes: int = 1 << 20,
+    verify_passes: bool = False,
+    save_temps: str | os.PathLike | None = None,
     **provider_options: Any,
 ) -> CompileResult:
     """Compile an ONNX model for a target into one .ovpkg file at `output`.
 
-    provider_options are the OpenVINO Execution Provider's keys (device_id, num_of_threads, ...).
+    opt_level is onnxruntime's level (disable_all, basic, extended, all or 0-3); enable_passes and
+    disable_passes switch single passes (`ovaot passes` lists them). provider_options are the OpenVINO
+    Execution Provider's keys (device_id, num_of_threads, enable_vpu_fast_compile).
     """
     provider = ProviderOptions.parse(provider_options)
     parsed = parse_target(target) if isinstance(target, str) else target
@@ -89,24 +108,58 @@ def compile(
         capabilities=capabilities or {},
         host_variant=host_variant,
         provider=provider,
+        passes=PassConfig(
+            level=OptLevel.parse(opt_level),
+            enabled=tuple(dict.fromkeys(enable_passes)),
+            disabled=tuple(dict.fromkeys(disable_passes)),
+            fold_limit_bytes=fold_limit_bytes,
+        ),
+        verify_passes=verify_passes,
+        save_temps=Path(save_temps) if save_temps is not None else None,
     )
+    passes = select_passes(optimisation_passes(fold_limit_bytes), options.passes)
+    temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
     loaded = frontend.load(model)
-    manifest, members = build_package(loaded, options)
+    optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
+    log.info("passes that changed the model: %s", ", ".join(changed) or "none")
+    loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name))
+    manifest, members = build_package(loaded, options, temps)
+    if temps is not None:
+        temps.manifest(manifest)
     write_package(output, manifest, members)
     result = CompileResult(output=Path(output), manifest=manifest)
     log.info("%s", result.summary())
     return result
 
 
-def build_package(loaded: frontend.LoadedModel, options: CompileOptions) -> tuple[Manifest, dict[str, bytes]]:
+def _pass_hook(temps: SaveTemps | None, verify: bool) -> StepHook | None:
+    hooks: list[StepHook] = []
+    if temps is not None:
+        hooks.append(temps.after_pass)
+    if verify:
+        hooks.append(PassVerifier())
+    if not hooks:
+        return None
+
+    def after_each(step: int, p: Pass, before: ModelProto, after: ModelProto) -> None:
+        for hook in hooks:
+            hook(step, p, before, after)
+
+    return after_each
+
+
+def build_package(
+    loaded: frontend.LoadedModel, options: CompileOptions, temps: SaveTemps | None = None
+) -> tuple[Manifest, dict[str, bytes]]:
     core = ov.Core()
     target = options.target
     members: dict[str, bytes] = {}
-    plans = [_build_plan("target", target.mode, list(target.devices), loaded.model, options, core, members)]
+    build = {"model": loaded.model, "options": options, "core": core, "members": members, "temps": temps}
+    plans = [_build_plan("target", target.mode, list(target.devices), **build)]
     absent = [d for d in target.devices if not device_present(core, d)]
     if absent and options.host_variant:
         log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
-        plans.append(_build_plan("host", "single", [HOST_DEVICE], loaded.model, options, core, members))
+        plans.append(_build_plan("host", "single", [HOST_DEVICE], **build))
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         ovaot_version=__version__,
@@ -152,10 +205,12 @@ def _build_plan(
     name: str,
     mode: str,
     devices: list[str],
+    *,
     model: ModelProto,
     options: CompileOptions,
     core: ov.Core,
     members: dict[str, bytes],
+    temps: SaveTemps | None,
 ) -> Plan:
     precision = options.target.precision
     index = GraphIndex.build(model)
@@ -175,6 +230,8 @@ def _build_plan(
         prefix = f"{name}/{number:03d}-{group.label}"
         subgraph, consumes, produces = index.extract(model, list(group.node_ids), f"{name}_partition_{number}")
         nodes = [_placement(index, i, decided[i][1]) for i in group.node_ids]
+        if temps is not None:
+            temps.partition(name, number, group.label, subgraph)
         log.info("%s partition %d: %s, %d nodes", name, number, group.label, len(nodes))
         if group.label == FALLBACK:
             members[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)

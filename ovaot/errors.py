@@ -33,3 +33,9 @@ class DeviceError(OvaotError):
 
 class InputError(OvaotError):
     """The feed given to Session.run does not match the model's input signature."""
+
+
+class VerificationError(OvaotError):
+    """A build-time check found different numbers: a pass or a partition changed the model's outputs."""
+
+    exit_code = 3

@@ -7,15 +7,9 @@ from dataclasses import dataclass
 
 from ovaot.errors import DeviceError
 from ovaot.manifest import Manifest, Partition, Plan
+from ovaot.targets import SUCCESSORS, plugin_of
 
 log = logging.getLogger(__name__)
-
-# Devices whose plugins left OpenVINO (2023.0), and the device that took over their work.
-SUCCESSORS: dict[str, str] = {"MYRIAD": "NPU", "HDDL": "NPU"}
-
-
-def plugin_of(device: str) -> str:
-    return device.split(".")[0]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class InitializersAsConstants:
     name = "initializers_as_constants"
     opt_level = 0
     requires: tuple[str, ...] = ()
+    description = "initializers listed as graph inputs (IR<4 style) become constants, not inputs"
 
     def __call__(self, model: ModelProto) -> PassResult:
         graph = model.graph
@@ -40,6 +41,7 @@ class ConstantNodesAsInitializers:
     name = "constant_nodes_as_initializers"
     opt_level = 0
     requires: tuple[str, ...] = ()
+    description = "Constant nodes become initializers, so each partition gets its own copy"
 
     def __call__(self, model: ModelProto) -> PassResult:
         graph = model.graph
@@ -77,6 +79,7 @@ class NameNodes:
     name = "name_nodes"
     opt_level = 0
     requires: tuple[str, ...] = ()
+    description = "every node gets a unique, deterministic name"
 
     def __call__(self, model: ModelProto) -> PassResult:
         counts = Counter(n.name for n in model.graph.node if n.name)

@@ -1,0 +1,73 @@
+"""onnxoptimizer's passes that are safe for inference, each a switchable ovaot pass with a level."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import onnxoptimizer
+from onnx import ModelProto
+
+from ovaot.passes.base import PassResult
+
+
+@dataclass(frozen=True)
+class OnnxOptimizerPass:
+    name: str
+    opt_level: int
+    description: str
+    requires: tuple[str, ...] = ()
+
+    def __call__(self, model: ModelProto) -> PassResult:
+        before = model.SerializeToString(deterministic=True)
+        optimized = onnxoptimizer.optimize(model, [self.name])
+        return PassResult(optimized, optimized.SerializeToString(deterministic=True) != before)
+
+
+_BASIC = {
+    "eliminate_identity": "remove Identity nodes",
+    "eliminate_nop_dropout": "remove Dropout, a no-op at inference",
+    "eliminate_nop_cast": "remove Cast to the type the tensor already has",
+    "eliminate_nop_flatten": "remove Flatten that keeps the shape",
+    "eliminate_nop_transpose": "remove Transpose with the identity permutation",
+    "eliminate_nop_pad": "remove Pad with all-zero pads",
+    "eliminate_nop_concat": "remove Concat of a single input",
+    "eliminate_nop_split": "remove Split into a single output",
+    "eliminate_nop_expand": "remove Expand to a shape the tensor already has",
+    "eliminate_nop_reshape": "remove Reshape to the shape the tensor already has",
+    "eliminate_nop_monotone_argmax": "remove a monotone op (Exp, Log, Softmax...) before ArgMax",
+    "eliminate_nop_with_unit": "remove Mul by 1, Add of 0 and the like",
+    "eliminate_if_with_const_cond": "replace If on a constant condition by the branch taken",
+    "eliminate_consecutive_idempotent_ops": "collapse an idempotent op applied twice (Relu(Relu(x)))",
+    "eliminate_deadend": "remove nodes whose outputs nothing uses",
+    "eliminate_unused_initializer": "remove initializers nothing reads",
+    "eliminate_duplicate_initializer": "merge initializers with equal contents",
+}
+_EXTENDED = {
+    "fuse_bn_into_conv": "fold BatchNormalization into the Conv before it",
+    "fuse_add_bias_into_conv": "fold an Add of a constant into the Conv's bias",
+    "fuse_matmul_add_bias_into_gemm": "turn MatMul + Add of a constant into Gemm",
+    "fuse_transpose_into_gemm": "fold a Transpose of a Gemm input into transA/transB",
+    "fuse_consecutive_transposes": "merge two Transposes into one",
+    "fuse_pad_into_conv": "fold a constant Pad into the Conv's pads",
+    "fuse_pad_into_pool": "fold a constant Pad into the pooling op's pads",
+    "fuse_consecutive_squeezes": "merge two Squeezes",
+    "fuse_consecutive_unsqueezes": "merge two Unsqueezes",
+    "fuse_consecutive_concats": "merge a Concat feeding a Concat on the same axis",
+    "fuse_consecutive_log_softmax": "turn Log(Softmax(x)) into LogSoftmax",
+    "fuse_consecutive_reduce_unsqueeze": "fold Unsqueeze after a keepdims=0 reduction into keepdims=1",
+    "fuse_consecutive_slices": "merge consecutive Slices on different axes",
+    "fuse_concat_into_reshape": "turn a Concat of constants that feeds Reshape's shape into a constant",
+    "eliminate_common_subexpression": "compute identical nodes on identical inputs once",
+    "eliminate_shape_gather": "fold Gather of a static Shape into a constant",
+    "eliminate_slice_after_shape": "fold Slice of a static Shape into a constant",
+    "eliminate_shape_op": "fold Shape of a statically shaped tensor into a constant",
+}
+_ALL = {
+    "replace_einsum_with_matmul": "turn Einsum patterns that are matrix products into MatMul",
+}
+
+ONNXOPTIMIZER_PASSES = [
+    *(OnnxOptimizerPass(name, 1, text) for name, text in _BASIC.items()),
+    *(OnnxOptimizerPass(name, 2, text) for name, text in _EXTENDED.items()),
+    *(OnnxOptimizerPass(name, 3, text) for name, text in _ALL.items()),
+]

@@ -1,0 +1,24 @@
+"""Every optimisation pass ovaot offers, in the order they run."""
+
+from __future__ import annotations
+
+from ovaot.passes.base import Pass
+from ovaot.passes.folding import FoldConstants, FoldShapes
+from ovaot.passes.lowering import LowerMlScaler
+from ovaot.passes.normalize import NORMALIZE_PASSES
+from ovaot.passes.onnxoptimizer_passes import ONNXOPTIMIZER_PASSES
+
+
+def optimisation_passes(fold_limit_bytes: int = 1 << 20) -> list[Pass]:
+    basic = [p for p in ONNXOPTIMIZER_PASSES if p.opt_level == 1]
+    later = [p for p in ONNXOPTIMIZER_PASSES if p.opt_level > 1]
+    return [FoldShapes(), *basic, FoldConstants(limit_bytes=fold_limit_bytes), LowerMlScaler(), *later]
+
+
+def describe_passes() -> list[dict[str, object]]:
+    """The passes as `ovaot passes --json` lists them; normalisations always run (level "always")."""
+    always = [{"name": p.name, "level": "always", "description": p.description} for p in NORMALIZE_PASSES]
+    names = {0: "disable_all", 1: "basic", 2: "extended", 3: "all"}
+    return always + [
+        {"name": p.name, "level": names[p.opt_level], "description": p.description} for p in optimisation_passes()
+    ]
