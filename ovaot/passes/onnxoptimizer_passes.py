@@ -18,14 +18,25 @@ class OnnxOptimizerPass:
     requires: tuple[str, ...] = ()
 
     def __call__(self, model: ModelProto) -> PassResult:
-        before = model.SerializeToString(deterministic=True)
+        before = graph_signature(model)
         optimized = onnxoptimizer.optimize(model, [self.name])
-        return PassResult(optimized, optimized.SerializeToString(deterministic=True) != before)
+        return PassResult(optimized, graph_signature(optimized) != before)
+
+
+def graph_signature(model: ModelProto) -> tuple[bytes, ...]:
+    """What a pass can change that matters: the nodes, the initializers and the outputs (not value_info)."""
+    graph = model.graph
+    return (
+        *(n.SerializeToString(deterministic=True) for n in graph.node),
+        b"|",
+        *(t.name.encode() + bytes(t.dims) for t in graph.initializer),
+        b"|",
+        *(o.name.encode() for o in graph.output),
+    )
 
 
 _BASIC = {
     "eliminate_identity": "remove Identity nodes",
-    "eliminate_nop_dropout": "remove Dropout, a no-op at inference",
     "eliminate_nop_cast": "remove Cast to the type the tensor already has",
     "eliminate_nop_flatten": "remove Flatten that keeps the shape",
     "eliminate_nop_transpose": "remove Transpose with the identity permutation",
@@ -35,9 +46,7 @@ _BASIC = {
     "eliminate_nop_expand": "remove Expand to a shape the tensor already has",
     "eliminate_nop_reshape": "remove Reshape to the shape the tensor already has",
     "eliminate_nop_monotone_argmax": "remove a monotone op (Exp, Log, Softmax...) before ArgMax",
-    "eliminate_nop_with_unit": "remove Mul by 1, Add of 0 and the like",
     "eliminate_if_with_const_cond": "replace If on a constant condition by the branch taken",
-    "eliminate_consecutive_idempotent_ops": "collapse an idempotent op applied twice (Relu(Relu(x)))",
     "eliminate_deadend": "remove nodes whose outputs nothing uses",
     "eliminate_unused_initializer": "remove initializers nothing reads",
     "eliminate_duplicate_initializer": "merge initializers with equal contents",
@@ -57,7 +66,6 @@ _EXTENDED = {
     "fuse_consecutive_reduce_unsqueeze": "fold Unsqueeze after a keepdims=0 reduction into keepdims=1",
     "fuse_consecutive_slices": "merge consecutive Slices on different axes",
     "fuse_concat_into_reshape": "turn a Concat of constants that feeds Reshape's shape into a constant",
-    "eliminate_common_subexpression": "compute identical nodes on identical inputs once",
     "eliminate_shape_gather": "fold Gather of a static Shape into a constant",
     "eliminate_slice_after_shape": "fold Slice of a static Shape into a constant",
     "eliminate_shape_op": "fold Shape of a statically shaped tensor into a constant",

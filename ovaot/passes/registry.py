@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from ovaot.passes.base import Pass
+from ovaot.passes.eliminate import (
+    EliminateCommonSubexpression,
+    EliminateConsecutiveIdempotentOps,
+    EliminateNopDropout,
+    EliminateNopWithUnit,
+)
 from ovaot.passes.folding import FoldConstants, FoldShapes
 from ovaot.passes.lowering import LowerMlScaler
 from ovaot.passes.normalize import NORMALIZE_PASSES
@@ -12,7 +18,16 @@ from ovaot.passes.onnxoptimizer_passes import ONNXOPTIMIZER_PASSES
 def optimisation_passes(fold_limit_bytes: int = 1 << 20) -> list[Pass]:
     basic = [p for p in ONNXOPTIMIZER_PASSES if p.opt_level == 1]
     later = [p for p in ONNXOPTIMIZER_PASSES if p.opt_level > 1]
-    return [FoldShapes(), *basic, FoldConstants(limit_bytes=fold_limit_bytes), LowerMlScaler(), *later]
+    own_basic = [EliminateNopDropout(), EliminateNopWithUnit(), EliminateConsecutiveIdempotentOps()]
+    return [
+        FoldShapes(),
+        *basic,
+        *own_basic,
+        FoldConstants(limit_bytes=fold_limit_bytes),
+        LowerMlScaler(),
+        EliminateCommonSubexpression(),
+        *later,
+    ]
 
 
 def describe_passes() -> list[dict[str, object]]:
