@@ -14,6 +14,7 @@ from onnx import ModelProto
 
 from ovaot.errors import ModelError
 from ovaot.passes import NORMALIZE_PASSES, run_passes
+from ovaot.passes.weights import weights_aside
 from ovaot.typeprop import complete_element_types
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ def check_model(model: ModelProto, name: str) -> None:
 
 def infer_shapes(model: ModelProto, name: str) -> ModelProto:
     try:
-        model = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        with weights_aside(model) as stash:
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        stash.restore(inferred)
+        model = inferred
     except Exception as exc:  # shape inference is an aid, not a gate
         log.warning("%s: shape inference failed, continuing without it: %s", name, exc)
     complete_element_types(model)

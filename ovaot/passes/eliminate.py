@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import onnx
 from onnx import AttributeProto, ModelProto, NodeProto, numpy_helper
 
 from ovaot.passes.base import PassResult
+from ovaot.passes.weights import inferred_value_info
 
 _IDEMPOTENT = {"Relu", "Floor", "Ceil", "Round", "Abs", "Sign"}
 
@@ -112,8 +112,7 @@ class EliminateNopWithUnit:
 
     def __call__(self, model: ModelProto) -> PassResult:
         graph = model.graph
-        inferred = onnx.shape_inference.infer_shapes(model).graph
-        types = {v.name: v.type for v in [*inferred.input, *inferred.value_info, *inferred.output]}
+        types = {name: v.type for name, v in inferred_value_info(model).items()}
         constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         outputs = {o.name for o in graph.output}
         renames: dict[str, str] = {}

@@ -11,6 +11,7 @@ from onnx import ModelProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from ovaot.passes.base import PassResult
+from ovaot.passes.weights import inferred_value_info
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ class FoldShapes:
     requires: tuple[str, ...] = ()
 
     def __call__(self, model: ModelProto) -> PassResult:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True).graph
-        values = {v.name: v for v in [*inferred.input, *inferred.value_info, *inferred.output]}
+        values = inferred_value_info(model, data_prop=True)
         values.update(
             {t.name: helper.make_tensor_value_info(t.name, t.data_type, t.dims) for t in model.graph.initializer}
         )
@@ -81,8 +81,7 @@ class FoldConstants:
 
     def __call__(self, model: ModelProto) -> PassResult:
         graph = model.graph
-        inferred = onnx.shape_inference.infer_shapes(model).graph
-        values = {v.name: v for v in [*inferred.value_info, *inferred.output]}
+        values = inferred_value_info(model)
         constants = {t.name: t for t in graph.initializer}
         outputs = {o.name for o in graph.output}
         opsets = list(model.opset_import)

@@ -8,8 +8,10 @@ import onnxoptimizer
 from onnx import ModelProto
 
 from ovaot.passes.base import PassResult
+from ovaot.passes.weights import set_weights_aside
 
-
+# Passes that read the values of large weights; the others only read small constants (pads, axes, shapes).
+_READ_WEIGHTS = {"fuse_bn_into_conv", "fuse_add_bias_into_conv", "eliminate_duplicate_initializer"}
 @dataclass(frozen=True)
 class OnnxOptimizerPass:
     name: str
@@ -19,7 +21,18 @@ class OnnxOptimizerPass:
 
     def __call__(self, model: ModelProto) -> PassResult:
         before = graph_signature(model)
-        optimized = onnxoptimizer.optimize(model, [self.name])
+        if self.name in _READ_WEIGHTS:
+            optimized = onnxoptimizer.optimize(model, [self.name])
+        else:
+            # onnxoptimizer copies the whole model in and out; large weights it does not read wait outside.
+            # Like every pass, this consumes its input: only the result gets the weights back.
+            stash = set_weights_aside(model)
+            try:
+                optimized = onnxoptimizer.optimize(model, [self.name])
+            except BaseException:
+                stash.restore(model)
+                raise
+            stash.restore(optimized)
         return PassResult(optimized, graph_signature(optimized) != before)
 
 
@@ -29,7 +42,7 @@ def graph_signature(model: ModelProto) -> tuple[bytes, ...]:
     return (
         *(n.SerializeToString(deterministic=True) for n in graph.node),
         b"|",
-        *(t.name.encode() + bytes(t.dims) for t in graph.initializer),
+        *(f"{t.name}:{t.data_type}:{list(t.dims)}".encode() for t in graph.initializer),
         b"|",
         *(o.name.encode() for o in graph.output),
     )
