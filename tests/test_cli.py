@@ -100,3 +100,28 @@ def test_run_with_a_wrong_input_shape_is_one_clear_line(tmp_path: Path):
     done = ovaot("run", package, "--input", f"image={tmp_path / 'bad.npy'}")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "'image'" in done.stderr and "expected 1" in done.stderr
+
+
+def test_devices_json_lists_this_host_and_what_can_be_precompiled():
+    done = ovaot("devices", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    import openvino
+
+    assert [d["name"] for d in report["devices"]] == openvino.Core().available_devices
+    targets = {t["target"]: t["precompiled_here"] for t in report["targets"]}
+    assert targets["CPU_FP32"] is True and targets["MYRIAD_FP16"] is False and targets["VAD-F_FP32"] is False
+
+
+def test_inspect_says_what_is_precompiled_and_what_is_compiled_at_load(tmp_path: Path):
+    package = tmp_path / "m.ovpkg"
+    assert ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "HETERO:MYRIAD,CPU", "-o", package).returncode == 0
+    report = json.loads(ovaot("inspect", package, "--json").stdout)
+    assert report["target"] == "HETERO:MYRIAD,CPU"
+    assert [
+        (p["kind"], p["device"], p["precompiled_for"], p["compiled_at_load_for"]) for p in report["partitions"]
+    ] == [("openvino", "MYRIAD", [], ["MYRIAD"])]
+    assert [plan["name"] for plan in report["plans"]] == ["target", "host"]
+    assert report["plans"][1]["partitions"][0]["precompiled_for"] == ["CPU"]
+    text = ovaot("inspect", package).stdout
+    assert "precompiled for: none; compiled at load for: MYRIAD" in text and "plan host" in text

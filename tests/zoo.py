@@ -39,8 +39,17 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op_type, inputs, names, name=self.fresh(op_type), **attrs))
         return names[0] if outputs == 1 else names
 
-    def conv(self, x: str, cin: int, cout: int, k: int, stride: int = 1, group: int = 1, pad: int | None = None,
-             bias: bool = True) -> str:
+    def conv(
+        self,
+        x: str,
+        cin: int,
+        cout: int,
+        k: int,
+        stride: int = 1,
+        group: int = 1,
+        pad: int | None = None,
+        bias: bool = True,
+    ) -> str:
         pad = k // 2 if pad is None else pad
         inputs = [x, self.weight((cout, cin // group, k, k))]
         if bias:
@@ -56,7 +65,9 @@ class GraphBuilder:
 
     def model(self, inputs: list[onnx.ValueInfoProto], outputs: list[tuple[str, int, list]]) -> onnx.ModelProto:
         graph = helper.make_graph(
-            self.nodes, self.name, inputs,
+            self.nodes,
+            self.name,
+            inputs,
             [helper.make_tensor_value_info(name, elem, shape) for name, elem, shape in outputs],
             initializer=self.initializers,
         )
@@ -82,8 +93,10 @@ def tiny_yolov2(size: int = 256) -> onnx.ModelProto:
     grid = size // 32
     x = g.conv(x, 1024, 125, 1)
     g.nodes[-1].output[0] = "grid"
-    return g.model([helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, size, size])],
-                   [("grid", TensorProto.FLOAT, [1, 125, grid, grid])])
+    return g.model(
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, size, size])],
+        [("grid", TensorProto.FLOAT, [1, 125, grid, grid])],
+    )
 
 
 def mobilenet_v2(size: int = 224, classes: int = 1000) -> onnx.ModelProto:
@@ -96,8 +109,15 @@ def mobilenet_v2(size: int = 224, classes: int = 1000) -> onnx.ModelProto:
 
     x = relu6(g.batchnorm(g.conv("input", 3, 32, 3, stride=2, bias=False), 32))
     cin = 32
-    settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                (6, 320, 1, 1)]
+    settings = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ]
     for expand, cout, repeats, first_stride in settings:
         for r in range(repeats):
             stride = first_stride if r == 0 else 1
@@ -111,8 +131,10 @@ def mobilenet_v2(size: int = 224, classes: int = 1000) -> onnx.ModelProto:
     x = g.op("Flatten", [g.op("GlobalAveragePool", [x])])
     logits = g.op("Gemm", [x, g.weight((classes, 1280)), g.const(np.zeros(classes, np.float32))], transB=1)
     g.nodes.append(helper.make_node("Softmax", [logits], ["probabilities"], name="softmax", axis=1))
-    return g.model([helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
-                   [("probabilities", TensorProto.FLOAT, [1, classes])])
+    return g.model(
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [("probabilities", TensorProto.FLOAT, [1, classes])],
+    )
 
 
 def style_transfer(size: int = 224) -> onnx.ModelProto:
@@ -140,8 +162,10 @@ def style_transfer(size: int = 224) -> onnx.ModelProto:
     pad = g.const(np.array([0, 0, 4, 4, 0, 0, 4, 4], np.int64), "pads")
     x = g.conv(g.op("Pad", [x, pad], mode="reflect"), 32, 3, 9, pad=0)
     g.nodes[-1].output[0] = "output1"
-    return g.model([helper.make_tensor_value_info("input1", TensorProto.FLOAT, [1, 3, size, size])],
-                   [("output1", TensorProto.FLOAT, [1, 3, size, size])])
+    return g.model(
+        [helper.make_tensor_value_info("input1", TensorProto.FLOAT, [1, 3, size, size])],
+        [("output1", TensorProto.FLOAT, [1, 3, size, size])],
+    )
 
 
 def lstm_sequence(steps: int = 16, features: int = 32, hidden: int = 64, classes: int = 10) -> onnx.ModelProto:
@@ -154,8 +178,10 @@ def lstm_sequence(steps: int = 16, features: int = 32, hidden: int = 64, classes
     y = g.op("Squeeze", [y, g.const(np.array([1], np.int64), "axes")])
     logits = g.op("Add", [g.op("MatMul", [y, g.weight((hidden, classes))]), g.const(np.zeros(classes, np.float32))])
     g.nodes.append(helper.make_node("Softmax", [logits], ["scores"], name="softmax", axis=-1))
-    return g.model([helper.make_tensor_value_info("sequence", TensorProto.FLOAT, [steps, 1, features])],
-                   [("scores", TensorProto.FLOAT, [steps, 1, classes])])
+    return g.model(
+        [helper.make_tensor_value_info("sequence", TensorProto.FLOAT, [steps, 1, features])],
+        [("scores", TensorProto.FLOAT, [steps, 1, classes])],
+    )
 
 
 ZOO: dict[str, Callable[[], onnx.ModelProto]] = {
