@@ -10,6 +10,7 @@ import onnx
 from onnx import ModelProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+from ovaot.graph import node_inputs
 from ovaot.passes.base import PassResult
 from ovaot.passes.weights import inferred_value_info
 
@@ -85,7 +86,7 @@ class FoldConstants:
         constants = {t.name: t for t in graph.initializer}
         outputs = {o.name for o in graph.output}
         opsets = list(model.opset_import)
-        keep, modified = [], False
+        keep, folded_inputs = [], set()
         for node in graph.node:
             folded = self._fold(node, constants, values, outputs, opsets)
             if folded is None:
@@ -94,11 +95,16 @@ class FoldConstants:
             for tensor in folded:
                 graph.initializer.append(tensor)
                 constants[tensor.name] = tensor
-            modified = True
-        if modified:
+            folded_inputs.update(node.input)
+        if folded_inputs:
             del graph.node[:]
             graph.node.extend(keep)
-        return PassResult(model, modified)
+            # Constants only the folded nodes read are dead now; keep what anything else still reads.
+            still_read = {n for node in keep for n in node_inputs(node)} | outputs
+            live = [t for t in graph.initializer if t.name not in folded_inputs or t.name in still_read]
+            del graph.initializer[:]
+            graph.initializer.extend(live)
+        return PassResult(model, bool(folded_inputs))
 
     def _fold(self, node, constants, values, outputs, opsets) -> list[onnx.TensorProto] | None:
         inputs = [n for n in node.input if n]

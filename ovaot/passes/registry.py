@@ -19,14 +19,15 @@ def optimisation_passes(fold_limit_bytes: int = 1 << 20) -> list[Pass]:
     basic = [p for p in ONNXOPTIMIZER_PASSES if p.opt_level == 1]
     later = [p for p in ONNXOPTIMIZER_PASSES if p.opt_level > 1]
     own_basic = [EliminateNopDropout(), EliminateNopWithUnit(), EliminateConsecutiveIdempotentOps()]
+    # Constant folding runs last: fusions such as fuse_bn_into_conv leave constant arithmetic for it to fold.
     return [
         FoldShapes(),
         *basic,
         *own_basic,
-        FoldConstants(limit_bytes=fold_limit_bytes),
         LowerMlScaler(),
         EliminateCommonSubexpression(),
         *later,
+        FoldConstants(limit_bytes=fold_limit_bytes),
     ]
 
 
