@@ -29,28 +29,33 @@ def models() -> dict[str, onnx.ModelProto]:
     return found
 
 
-def measure(model: onnx.ModelProto, level: str, runs: int, workdir: Path) -> dict[str, float]:
-    package = workdir / f"{level}.ovpkg"
-    start = time.perf_counter()
-    result = ovaot.compile(model, "CPU_FP32", package, opt_level=level)
-    compile_s = time.perf_counter() - start
-    session = ovaot.load(package)
-    feed = random_feed(model, seed=0)
-    for _ in range(3):
-        session.run(None, feed)
-    times = []
-    for _ in range(runs):
+def measure(model: onnx.ModelProto, runs: int, workdir: Path) -> dict[str, dict[str, float]]:
+    """Compile at every level, then time the sessions in turn (level after level) so drift hits all alike."""
+    rows: dict[str, dict[str, float]] = {}
+    sessions = {}
+    for level in LEVELS:
+        package = workdir / f"{level}.ovpkg"
         start = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - start)
-    partitions = result.manifest.partitions
-    return {
-        "compile_s": compile_s,
-        "partitions": len(partitions),
-        "fallback_nodes": sum(len(p.nodes) for p in partitions if p.kind == "fallback"),
-        "nodes": sum(len(p.nodes) for p in partitions),
-        "latency_ms": statistics.median(times) * 1000,
-    }
+        result = ovaot.compile(model, "CPU_FP32", package, opt_level=level)
+        partitions = result.manifest.partitions
+        rows[level] = {
+            "compile_s": time.perf_counter() - start,
+            "partitions": len(partitions),
+            "fallback_nodes": sum(len(p.nodes) for p in partitions if p.kind == "fallback"),
+            "nodes": sum(len(p.nodes) for p in partitions),
+        }
+        sessions[level] = ovaot.load(package)
+    feed = random_feed(model, seed=0)
+    times: dict[str, list[float]] = {level: [] for level in LEVELS}
+    for i in range(runs + 3):
+        for level in LEVELS:
+            start = time.perf_counter()
+            sessions[level].run(None, feed)
+            if i >= 3:
+                times[level].append(time.perf_counter() - start)
+    for level in LEVELS:
+        rows[level]["latency_ms"] = statistics.median(times[level]) * 1000
+    return rows
 
 
 def main() -> None:
@@ -61,8 +66,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, model in models().items():
-            for level in LEVELS:
-                row = measure(model, level, args.runs, Path(tmp))
+            for level, row in measure(model, args.runs, Path(tmp)).items():
                 rows.append((name, level, row))
                 print(name, level, {k: round(v, 3) for k, v in row.items()}, flush=True)
     lines = [
@@ -70,7 +74,8 @@ def main() -> None:
         "",
         f"Measured by `python -m benchmarks.passes --runs {args.runs}` on this machine (2 cores), target CPU_FP32,",
         f"ovaot {ovaot.__version__}, OpenVINO {openvino.get_version()}, onnx {onnx.__version__}. Latency: median of",
-        f"{args.runs} `Session.run` calls after 3 warm-up runs. Nodes: ONNX nodes left after the passes.",
+        f"{args.runs} `Session.run` calls per level after 3 warm-up runs, the four levels' sessions taking turns",
+        "run by run so that drift on the machine hits them alike. Nodes: ONNX nodes left after the passes.",
         "",
         "| model | level | compile (s) | partitions | fallback nodes | nodes | latency (ms) | vs disable_all |",
         "|---|---|---|---|---|---|---|---|",
@@ -81,8 +86,13 @@ def main() -> None:
             f"| {name} | {level} | {row['compile_s']:.2f} | {row['partitions']} | {row['fallback_nodes']} | "
             f"{row['nodes']} | {row['latency_ms']:.2f} | {row['latency_ms'] / base[name]:.3f} |"
         )
-    lines += ["", "Geometric mean over the models, per level:", "", "| level | latency vs disable_all | compile (s) |",
-              "|---|---|---|"]
+    lines += [
+        "",
+        "Geometric mean over the models, per level:",
+        "",
+        "| level | latency vs disable_all | compile (s) |",
+        "|---|---|---|",
+    ]
     for level in LEVELS:
         ratios = [row["latency_ms"] / base[name] for name, lv, row in rows if lv == level]
         compile_total = sum(row["compile_s"] for _, lv, row in rows if lv == level)
