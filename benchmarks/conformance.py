@@ -18,6 +18,7 @@ from pathlib import Path
 
 import onnx
 import openvino
+from onnx import numpy_helper
 from onnx.backend.test.case.node import collect_testcases
 from onnx.backend.test.case.test_case import TestCase
 from onnx.backend.test.runner import Runner
@@ -46,13 +47,19 @@ def run_case(case: TestCase, **options) -> Outcome:
     try:
         rep = OvaotBackend.prepare(model, "CPU", **options)
         for inputs, expected in case.data_sets:
-            outputs = rep.run(list(inputs))
-            Runner.assert_similar_outputs(list(expected), list(outputs), rtol=case.rtol, atol=case.atol)
+            outputs = rep.run([_normalize(v) for v in inputs])
+            expected = [_normalize(v) for v in expected]
+            Runner.assert_similar_outputs(expected, list(outputs), rtol=case.rtol, atol=case.atol)
     except AssertionError as exc:
         return Outcome(case.name, ops, tensors_only(model), "wrong", str(exc).strip().splitlines()[0][:160])
     except Exception as exc:
         return Outcome(case.name, ops, tensors_only(model), "error", f"{type(exc).__name__}: {exc}"[:160])
     return Outcome(case.name, ops, tensors_only(model), "pass", "")
+
+
+def _normalize(value: object) -> object:
+    """As onnx's runner does: TensorProto inputs become numpy arrays."""
+    return numpy_helper.to_array(value) if isinstance(value, onnx.TensorProto) else value
 
 
 def node_cases(sample: int | None = None, seed: int = 0) -> list[TestCase]:

@@ -32,11 +32,12 @@ class OvaotRep(BackendRep):
 
 
 class OvaotBackend(Backend):
-    """prepare(model, device="CPU", target="CPU_FP32", **compile_options) -> OvaotRep."""
+    """prepare(model, device="CPU", target="CPU_FP32", **compile_options) -> OvaotRep (validate on by default)."""
 
     @classmethod
     def prepare(cls, model: ModelProto, device: str = "CPU", **kwargs: Any) -> OvaotRep:
         target = kwargs.pop("target", "CPU_FP32")
+        kwargs.setdefault("validate", True)
         with tempfile.TemporaryDirectory(prefix="ovaot-backend-") as tmp:
             package = Path(tmp) / "model.ovpkg"
             compile(model, target, package, **kwargs)
@@ -56,5 +57,3 @@ run_model = OvaotBackend.run_model
 supports_device = OvaotBackend.supports_device
 
 __all__ = ["OvaotBackend", "OvaotRep", "prepare", "run_model", "supports_device"]
-
-

@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import onnx
 import openvino as ov
 from onnx import ModelProto
 from openvino.frontend import FrontEndManager
@@ -61,7 +62,11 @@ class CapabilityQuery:
 
     def support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
         """One Support per node of `index`, in node order."""
-        ov_model, partial = convert(model.SerializeToString())
+        try:
+            ov_model, partial = convert(model.SerializeToString())
+        except RuntimeError as exc:  # not even a partial conversion: ask node by node
+            log.debug("OpenVINO cannot convert the model at all (%s); asking node by node", exc)
+            return [self._single_node(i, index, model, _op_name(n), True) for i, n in enumerate(index.nodes)]
         supported_ops = self._query(ov_model)
         # OpenVINO ops carry the ONNX tensor names they compute; map each back to its ONNX node.
         verdicts: dict[int, list[tuple[str, bool]]] = {}
@@ -73,7 +78,7 @@ class CapabilityQuery:
                 verdicts.setdefault(node_id, []).append((op.get_type_name(), op.get_friendly_name() in supported_ops))
         result: list[Support] = []
         for node_id, node in enumerate(index.nodes):
-            op = f"{node.domain + '.' if node.domain else ''}{node.op_type}"
+            op = _op_name(node)
             ops = verdicts.get(node_id, [])
             if any(type_name == _FRAMEWORK_NODE for type_name, _ in ops):
                 result.append(Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", "conversion"))
@@ -103,6 +108,10 @@ class CapabilityQuery:
         if wanted <= self._query(ov_model):
             return Support(True, f"{self.device} plugin supports {op} (query_model, node alone)", "live-query")
         return Support(False, f"{self.device} plugin does not support {op} (query_model, node alone)", "live-query")
+
+
+def _op_name(node: onnx.NodeProto) -> str:
+    return f"{node.domain + '.' if node.domain else ''}{node.op_type}"
 
 
 # The spec's "ONNX Layers supported" table has CPU, GPU and VPU columns; MYRIAD and HDDL are VPUs, and

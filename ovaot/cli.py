@@ -154,6 +154,18 @@ def passes_command(as_json: bool) -> None:
     metavar="DIR",
     help="Keep the model after each pass, each partition's subgraph and the manifest in DIR.",
 )
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Run each OpenVINO partition against onnx.reference on sample inputs; move what differs to the fallback.",
+)
+@click.option(
+    "--sample-input",
+    "sample_input",
+    multiple=True,
+    metavar="NAME=FILE.npy",
+    help="A sample input for --validate (default: seeded random inputs from the signature).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def compile_command(
     model: Path,
@@ -170,6 +182,8 @@ def compile_command(
     fold_limit_bytes: int,
     verify_passes: bool,
     save_temps: Path | None,
+    validate: bool,
+    sample_input: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Compile MODEL (an .onnx file) into one .ovpkg package."""
@@ -194,6 +208,8 @@ def compile_command(
         fold_limit_bytes=fold_limit_bytes,
         verify_passes=verify_passes,
         save_temps=save_temps,
+        validate=validate or bool(sample_input),
+        sample_inputs=_parse_inputs(sample_input) if sample_input else None,
         **parse_key_values(provider_options),
     )
     if as_json:

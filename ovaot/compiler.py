@@ -12,15 +12,16 @@ from typing import Any
 import openvino as ov
 from onnx import ModelProto
 
-from ovaot import frontend
+from ovaot import frontend, samples
 from ovaot.capability import Support, apply_overrides, device_capability, device_present, read_capabilities
 from ovaot.codegen.fallback import fallback_artifact
 from ovaot.codegen.openvino import convert_partition, device_config, export_blob, save_ir
+from ovaot.errors import CompileError
 from ovaot.graph import GraphIndex
 from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
 from ovaot.options import ProviderOptions
 from ovaot.package import describe_members, write_package
-from ovaot.partition import partition
+from ovaot.partition import NodeGroup, partition
 from ovaot.passes import OptLevel, Pass, PassConfig, run_passes, select_passes
 from ovaot.passes.manager import StepHook
 from ovaot.passes.registry import optimisation_passes
@@ -28,6 +29,7 @@ from ovaot.passes.verify import PassVerifier
 from ovaot.targets import Target, parse_target
 from ovaot.temps import SaveTemps
 from ovaot.typeinfo import value_info
+from ovaot.validation import failing_nodes, mismatch, reference_values
 from ovaot.version import __version__
 
 log = logging.getLogger(__name__)
@@ -49,11 +51,14 @@ class CompileOptions:
     passes: PassConfig = field(default_factory=PassConfig)
     verify_passes: bool = False
     save_temps: Path | None = None
+    validate: bool = False
+    sample_inputs: Mapping[str, Any] | None = None
 
     def to_manifest(self) -> dict[str, Any]:
         return {
             **self.passes.to_manifest(),
             "verify_passes": self.verify_passes,
+            "validate": self.validate,
             "force_fallback": sorted(self.force_fallback),
             "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
             "host_variant": self.host_variant,
@@ -88,6 +93,8 @@ def compile(
     fold_limit_bytes: int = 1 << 20,
     verify_passes: bool = False,
     save_temps: str | os.PathLike | None = None,
+    validate: bool = False,
+    sample_inputs: Mapping[str, Any] | None = None,
     **provider_options: Any,
 ) -> CompileResult:
     """Compile an ONNX model for a target into one .ovpkg file at `output`.
@@ -116,6 +123,8 @@ def compile(
         ),
         verify_passes=verify_passes,
         save_temps=Path(save_temps) if save_temps is not None else None,
+        validate=validate,
+        sample_inputs=sample_inputs,
     )
     passes = select_passes(optimisation_passes(fold_limit_bytes), options.passes)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
@@ -130,6 +139,16 @@ def compile(
     result = CompileResult(output=Path(output), manifest=manifest)
     log.info("%s", result.summary())
     return result
+
+
+def _reference(model: ModelProto, options: CompileOptions) -> dict[str, Any] | None:
+    """Reference values of every tensor on the sample inputs, for --validate; None when they cannot be had."""
+    try:
+        feed = options.sample_inputs or samples.sample_inputs(model)
+    except (ValueError, TypeError) as exc:
+        log.warning("validation skipped: cannot make sample inputs (%s)", exc)
+        return None
+    return reference_values(model, feed)
 
 
 def _pass_hook(temps: SaveTemps | None, verify: bool) -> StepHook | None:
@@ -154,7 +173,15 @@ def build_package(
     core = ov.Core()
     target = options.target
     members: dict[str, bytes] = {}
-    build = {"model": loaded.model, "options": options, "core": core, "members": members, "temps": temps}
+    reference = _reference(loaded.model, options) if options.validate else None
+    build = {
+        "model": loaded.model,
+        "options": options,
+        "core": core,
+        "members": members,
+        "temps": temps,
+        "reference": reference,
+    }
     plans = [_build_plan("target", target.mode, list(target.devices), **build)]
     absent = [d for d in target.devices if not device_present(core, d)]
     if absent and options.host_variant:
@@ -201,6 +228,14 @@ def _label_nodes(mode: str, devices: list[str], supports: dict[str, list[Support
             yield FALLBACK, Support(False, reason, verdicts[0][1].source)
 
 
+class PartitionRejected(Exception):
+    """OpenVINO cannot build, or validation refutes, some nodes of a partition: they go to the fallback."""
+
+    def __init__(self, rejected: dict[int, Support]) -> None:
+        super().__init__(f"{len(rejected)} nodes rejected")
+        self.rejected = rejected
+
+
 def _build_plan(
     name: str,
     mode: str,
@@ -211,51 +246,102 @@ def _build_plan(
     core: ov.Core,
     members: dict[str, bytes],
     temps: SaveTemps | None,
+    reference: dict[str, Any] | None,
 ) -> Plan:
-    precision = options.target.precision
+    """Label nodes, partition, generate; nodes OpenVINO rejects go to the fallback and the plan is redone."""
     index = GraphIndex.build(model)
     configs, supports = {}, {}
     for device in devices:
         present = device_present(core, device)
-        configs[device] = device_config(core if present else None, device, precision, options.provider)
+        configs[device] = device_config(core if present else None, device, options.target.precision, options.provider)
         capability = device_capability(core, device, configs[device])
         supports[device] = apply_overrides(
             capability.support(model, index), index, device, options.capabilities, options.force_fallback
         )
-    decided = list(_label_nodes(mode, devices, supports, len(index.nodes)))
-    groups = partition(index.users, [label for label, _ in decided])
-
-    partitions: list[Partition] = []
-    for number, group in enumerate(groups):
-        prefix = f"{name}/{number:03d}-{group.label}"
-        subgraph, consumes, produces = index.extract(model, list(group.node_ids), f"{name}_partition_{number}")
-        nodes = [_placement(index, i, decided[i][1]) for i in group.node_ids]
-        if temps is not None:
-            temps.partition(name, number, group.label, subgraph)
-        log.info("%s partition %d: %s, %d nodes", name, number, group.label, len(nodes))
-        if group.label == FALLBACK:
-            members[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)
-            artifacts = {"onnx": f"{prefix}/model.onnx"}
-            partitions.append(Partition(number, "fallback", [], consumes, produces, nodes, artifacts))
+    rejected: dict[int, Support] = {}
+    while True:
+        decided = [
+            (FALLBACK, rejected[i]) if i in rejected else choice
+            for i, choice in enumerate(_label_nodes(mode, devices, supports, len(index.nodes)))
+        ]
+        groups = partition(index.users, [label for label, _ in decided])
+        built: dict[str, bytes] = {}
+        generate = _PlanCodegen(name, mode, devices, model, index, options, core, configs, built, temps, reference)
+        try:
+            partitions = [generate(number, group, decided) for number, group in enumerate(groups)]
+        except PartitionRejected as refusal:
+            log.info("%s: %d nodes rejected by OpenVINO; partitioning again", name, len(refusal.rejected))
+            rejected.update(refusal.rejected)
             continue
-        run_on = devices if mode == "multi" else [group.label]
-        ov_model = convert_partition(core, subgraph)
-        xml, weights = save_ir(ov_model, compress_to_fp16=precision == "f16")
+        members.update(built)
+        return Plan(name=name, mode=mode, devices=devices, partitions=partitions)
+
+
+@dataclass
+class _PlanCodegen:
+    """Generates the artifacts of one partition of a plan into `built`."""
+
+    plan: str
+    mode: str
+    devices: list[str]
+    model: ModelProto
+    index: GraphIndex
+    options: CompileOptions
+    core: ov.Core
+    configs: dict[str, dict[str, str]]
+    built: dict[str, bytes]
+    temps: SaveTemps | None
+    reference: dict[str, Any] | None
+
+    def __call__(self, number: int, group: NodeGroup, decided: list[tuple[str, Support]]) -> Partition:
+        prefix = f"{self.plan}/{number:03d}-{group.label}"
+        node_ids = list(group.node_ids)
+        subgraph, consumes, produces = self.index.extract(self.model, node_ids, f"{self.plan}_partition_{number}")
+        nodes = [_placement(self.index, i, decided[i][1]) for i in node_ids]
+        if self.temps is not None:
+            self.temps.partition(self.plan, number, group.label, subgraph)
+        log.info("%s partition %d: %s, %d nodes", self.plan, number, group.label, len(nodes))
+        if group.label == FALLBACK:
+            self.built[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)
+            return Partition(number, "fallback", [], consumes, produces, nodes, {"onnx": f"{prefix}/model.onnx"})
+        run_on = self.devices if self.mode == "multi" else [group.label]
+        precision = self.options.target.precision
+        try:
+            ov_model = convert_partition(self.core, subgraph)
+            xml, weights = save_ir(ov_model, compress_to_fp16=precision == "f16")
+            blobs, reported, compiled = {}, {}, {}
+            for device in run_on:
+                if device_present(self.core, device) and device != "AUTO":
+                    blob, reported[device], compiled[device] = export_blob(
+                        self.core, ov_model, device, self.configs[device], produces
+                    )
+                    blobs[device] = f"{prefix}/{device}.blob"
+                    self.built[blobs[device]] = blob
+        except CompileError as exc:
+            reason = f"OpenVINO cannot build its partition: {exc}"
+            raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids}) from None
+        self._validate(compiled, node_ids, consumes, produces)
         artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
-        members.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
-        blobs, reported = {}, {}
-        for device in run_on:
-            if device_present(core, device) and device != "AUTO":
-                blob, reported[device] = export_blob(core, ov_model, device, configs[device], produces)
-                blobs[device] = f"{prefix}/{device}.blob"
-                members[blobs[device]] = blob
-        config = configs[run_on[0]]
-        partitions.append(
-            Partition(
-                number, "openvino", run_on, consumes, produces, nodes, artifacts, blobs, config, precision, reported
-            )
+        self.built.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
+        config = self.configs[run_on[0]]
+        return Partition(
+            number, "openvino", run_on, consumes, produces, nodes, artifacts, blobs, config, precision, reported
         )
-    return Plan(name=name, mode=mode, devices=devices, partitions=partitions)
+
+    def _validate(self, compiled: dict, node_ids: list[int], consumes: list[str], produces: list[str]) -> None:
+        if self.reference is None or not compiled:
+            return
+        device, model = next(iter(compiled.items()))
+        reason = mismatch(model, consumes, produces, self.reference)
+        if not reason:
+            return
+        config = self.configs[device]
+        failures = failing_nodes(self.core, self.model, self.index, node_ids, self.reference, config)
+        if not failures:  # no node fails alone: the partition as a whole is refuted
+            failures = {i: f"its partition differs from onnx.reference ({reason})" for i in node_ids}
+        raise PartitionRejected(
+            {i: Support(False, f"validation on sample inputs: {why}", "validation") for i, why in failures.items()}
+        )
 
 
 def _placement(index: GraphIndex, node_id: int, support: Support) -> NodePlacement:

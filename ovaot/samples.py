@@ -18,12 +18,14 @@ def sample_inputs(model: ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
         tensor_type = value.type.tensor_type
         shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor_type.shape.dim]
         dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))
-        if dtype.kind == "f":
-            feed[value.name] = rng.standard_normal(shape).astype(dtype)
-        elif dtype.kind == "b":
+        if dtype.kind == "b":
             feed[value.name] = rng.random(shape) < 0.5
         elif dtype.kind in "iu":
             feed[value.name] = rng.integers(0, 4, size=shape).astype(dtype)
-        else:
-            raise ValueError(f"cannot make a sample for input {value.name!r} of type {dtype}")
+        elif dtype.kind in "OUS":
+            feed[value.name] = np.array(["ab", "c", "de f"] * (int(np.prod(shape)) // 3 + 1), dtype=object)[
+                : int(np.prod(shape))
+            ].reshape(shape)
+        else:  # float, and the ml_dtypes kinds (bfloat16, float8, float4, int4...)
+            feed[value.name] = rng.standard_normal(shape).astype(np.float32).astype(dtype)
     return feed

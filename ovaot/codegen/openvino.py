@@ -52,8 +52,9 @@ def save_ir(ov_model: ov.Model, compress_to_fp16: bool) -> tuple[bytes, bytes]:
 
 def export_blob(
     core: ov.Core, ov_model: ov.Model, device: str, config: dict[str, str], produces: list[str]
-) -> tuple[bytes, str]:
-    """Compile for a device present on this host; return the exported blob and the precision it reports."""
+) -> tuple[bytes, str, ov.CompiledModel]:
+    """Compile for a device present on this host; return the exported blob, the precision it reports and
+    the compiled model."""
     try:
         compiled = core.compile_model(ov_model, device, config)
     except RuntimeError as exc:
@@ -71,4 +72,4 @@ def export_blob(
         reported = compiled.get_property("INFERENCE_PRECISION_HINT")
     except RuntimeError:
         reported = "device default"
-    return blob, reported.to_string() if isinstance(reported, ov.Type) else str(reported)
+    return blob, reported.to_string() if isinstance(reported, ov.Type) else str(reported), compiled

@@ -27,6 +27,8 @@ def _check_value(info: ValueInfo, value: Any) -> Any:
     dtype_name = TENSOR_DTYPES.get(info.type)
     if dtype_name is None:
         return value  # sequences, optionals, maps: passed through to the engine as given
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
     if not isinstance(value, np.ndarray):
         raise InputError(f"input {info.name!r} must be a numpy.ndarray of {dtype_name}, got {type(value).__name__}")
     if value.dtype.name != dtype_name and not (dtype_name == "object" and value.dtype.kind in "OU"):

@@ -12,6 +12,8 @@ from ovaot.passes.weights import set_weights_aside
 
 # Passes that read the values of large weights; the others only read small constants (pads, axes, shapes).
 _READ_WEIGHTS = {"fuse_bn_into_conv", "fuse_add_bias_into_conv", "eliminate_duplicate_initializer"}
+
+
 @dataclass(frozen=True)
 class OnnxOptimizerPass:
     name: str

@@ -1,0 +1,73 @@
+"""--validate: run each OpenVINO partition on sample inputs and compare it with onnx.reference.
+
+OpenVINO converts some nodes and then computes them wrongly; validation finds them at build time so that
+they run in the fallback instead. Reference values for every tensor come from one onnx.reference run of the
+whole model; a failing partition is narrowed to the nodes that fail alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import openvino as ov
+from onnx import ModelProto
+from onnx.reference import ReferenceEvaluator
+
+from ovaot.graph import GraphIndex
+
+log = logging.getLogger(__name__)
+
+RTOL, ATOL = 1e-3, 1e-5
+
+
+def reference_values(model: ModelProto, feed: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Every tensor's value on `feed` by onnx.reference, or None when the reference cannot run the model."""
+    try:
+        values = ReferenceEvaluator(model).run(None, dict(feed), intermediate=True)
+    except Exception as exc:
+        log.warning("validation skipped: onnx.reference cannot run the model on the sample inputs (%s)", exc)
+        return None
+    return values
+
+
+def mismatch(compiled: ov.CompiledModel, consumes: list[str], produces: list[str], values: Mapping[str, Any]) -> str:
+    """'' when the compiled partition reproduces the reference values of `produces`, else what differs."""
+    if any(not isinstance(values.get(n), np.ndarray) for n in [*consumes, *produces]):
+        return ""  # non-tensor or unknown values: nothing to compare
+    inputs = {port.get_any_name() for port in compiled.inputs}
+    try:
+        results = compiled.create_infer_request().infer({n: values[n] for n in consumes if n in inputs})
+    except RuntimeError as exc:
+        return f"OpenVINO fails to run it: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+    by_name = {name: results[port] for port in compiled.outputs for name in port.get_names()}
+    for name in produces:
+        want, got = values[name], by_name.get(name)
+        if got is None or got.shape != want.shape:
+            return f"{name}: shape {None if got is None else list(got.shape)}, reference {list(want.shape)}"
+        if want.dtype.kind in "fc" and not np.allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True):
+            worst = float(np.nanmax(np.abs(got.astype(np.float64) - want)))
+            return f"{name}: differs from onnx.reference by up to {worst:.3g}"
+        if want.dtype.kind not in "fc" and not np.array_equal(got.astype(want.dtype), want):
+            return f"{name}: differs from onnx.reference"
+    return ""
+
+
+def failing_nodes(
+    core: ov.Core, model: ModelProto, index: GraphIndex, node_ids: list[int], values: Mapping[str, Any], config: dict
+) -> dict[int, str]:
+    """The nodes of a failing partition that fail when run alone, with why."""
+    failures = {}
+    for node_id in node_ids:
+        single, consumes, produces = index.extract(model, [node_id], "validate_node")
+        try:
+            compiled = core.compile_model(core.read_model(single.SerializeToString()), "CPU", config)
+        except RuntimeError as exc:
+            failures[node_id] = f"OpenVINO cannot compile it alone ({str(exc).strip().splitlines()[0]})"
+            continue
+        reason = mismatch(compiled, consumes, produces, values)
+        if reason:
+            failures[node_id] = reason
+    return failures
