@@ -120,7 +120,7 @@ def passes_command(as_json: bool) -> None:
     "opt_level",
     default=None,
     metavar="LEVEL",
-    help="disable_all, basic, extended or all (onnxruntime's levels; default: basic).",
+    help="disable_all, basic, extended or all (onnxruntime's levels; default: disable_all).",
 )
 @click.option("-O", "opt_number", type=click.IntRange(0, 3), default=None, help="-O0..-O3, the same as --opt-level.")
 @click.option(

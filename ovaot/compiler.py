@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK = "fallback"
 HOST_DEVICE = "CPU"
-DEFAULT_OPT_LEVEL = OptLevel.basic
+DEFAULT_OPT_LEVEL = OptLevel.disable_all  # chosen from artifacts/passes.md; see README
 
 
 @dataclass(frozen=True)

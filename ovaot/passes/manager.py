@@ -40,7 +40,7 @@ class OptLevel(enum.IntEnum):
 class PassConfig:
     """Which passes run: a disabled pass never runs, an enabled one always does, else level >= its own."""
 
-    level: OptLevel = OptLevel.basic
+    level: OptLevel = OptLevel.disable_all
     enabled: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     fold_limit_bytes: int = field(default=1 << 20)
