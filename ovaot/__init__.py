@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ovaot.custom_ops import register_op
 from ovaot.errors import (
     CompileError,
     DeviceError,
@@ -32,6 +33,7 @@ __all__ = [
     "__version__",
     "compile",
     "load",
+    "register_op",
 ]
 
 

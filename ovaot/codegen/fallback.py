@@ -5,13 +5,24 @@ from __future__ import annotations
 from onnx import ModelProto
 from onnx.reference import ReferenceEvaluator
 
+from ovaot.custom_ops import STANDARD_DOMAINS, is_registered, registered_ops
 from ovaot.errors import CompileError
 
 
 def fallback_artifact(subgraph: ModelProto) -> bytes:
     """Serialise the subgraph after making sure onnx.reference can build an evaluator for it."""
+    missing = sorted(
+        f"{n.domain}.{n.op_type}"
+        for n in subgraph.graph.node
+        if n.domain not in STANDARD_DOMAINS and not is_registered(n.domain, n.op_type)
+    )
+    if missing:
+        raise CompileError(
+            f"no engine can run {', '.join(missing)}: OpenVINO does not take it and no kernel is registered "
+            "(ovaot.register_op(domain, op_type, fn))"
+        )
     try:
-        ReferenceEvaluator(subgraph)
+        ReferenceEvaluator(subgraph, new_ops=registered_ops() or None)
     except Exception as exc:
         ops = sorted({f"{n.domain + '.' if n.domain else ''}{n.op_type}" for n in subgraph.graph.node})
         raise CompileError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ovaot.custom_ops import STANDARD_DOMAINS, is_registered, registered_ops
+from ovaot.errors import PackageError
 from ovaot.manifest import Partition
 from ovaot.package import PackageReader
 
@@ -14,8 +16,20 @@ class FallbackRunner:
         from onnx.reference import ReferenceEvaluator
 
         self.partition = partition
+        missing = sorted(
+            {
+                f"{n.domain}.{n.op_type}"
+                for n in partition.nodes
+                if n.domain not in STANDARD_DOMAINS and not is_registered(n.domain, n.op_type)
+            }
+        )
+        if missing:
+            raise PackageError(
+                f"partition {partition.index} needs the custom op {', '.join(missing)}, which is not registered "
+                "in this process: call ovaot.register_op(domain, op_type, kernel) before ovaot.load"
+            )
         model = onnx.load_from_string(reader.read(partition.artifacts["onnx"]))
-        self.evaluator = ReferenceEvaluator(model)
+        self.evaluator = ReferenceEvaluator(model, new_ops=registered_ops() or None)
         self._outputs = list(model.graph.output)
 
     def run(self, env: dict[str, Any]) -> None:
