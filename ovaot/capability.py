@@ -62,6 +62,12 @@ class CapabilityQuery:
 
     def support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
         """One Support per node of `index`, in node order."""
+        return [
+            untransferable or live
+            for untransferable, live in zip(_untransferable_types(index), self._live_support(model, index))
+        ]
+
+    def _live_support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
         try:
             ov_model, partial = convert(model.SerializeToString())
         except RuntimeError as exc:  # not even a partial conversion: ask node by node
@@ -108,6 +114,28 @@ class CapabilityQuery:
         if wanted <= self._query(ov_model):
             return Support(True, f"{self.device} plugin supports {op} (query_model, node alone)", "live-query")
         return Support(False, f"{self.device} plugin does not support {op} (query_model, node alone)", "live-query")
+
+
+# Element types that OpenVINO's Python API does not exchange as numpy arrays of the same dtype: sub-byte
+# types are packed, bfloat16 comes back as float16. Nodes reading or writing them run in the fallback.
+_UNTRANSFERABLE = {
+    onnx.TensorProto.INT4,
+    onnx.TensorProto.UINT4,
+    onnx.TensorProto.FLOAT4E2M1,
+    onnx.TensorProto.BFLOAT16,
+    *(getattr(onnx.TensorProto, name) for name in ("INT2", "UINT2") if hasattr(onnx.TensorProto, name)),
+}
+
+
+def _untransferable_types(index: GraphIndex) -> list[Support | None]:
+    result: list[Support | None] = []
+    for node_id, node in enumerate(index.nodes):
+        names = [*index.inputs_of[node_id], *node.output]
+        types = [index.value_types[n].tensor_type.elem_type for n in names if n in index.value_types]
+        bad = sorted({onnx.TensorProto.DataType.Name(t) for t in types if t in _UNTRANSFERABLE})
+        reason = f"{_op_name(node)} uses {', '.join(bad)}, which OpenVINO's Python API cannot exchange as numpy"
+        result.append(Support(False, reason, "conversion") if bad else None)
+    return result
 
 
 def _op_name(node: onnx.NodeProto) -> str:
@@ -164,8 +192,19 @@ def device_capability(core: ov.Core, device: str, config: dict[str, str]) -> Cap
 
 
 def device_present(core: ov.Core, device: str) -> bool:
-    available = core.available_devices
+    available = _available_devices(core)
     return device in available or plugin_of(device) in available or device == "AUTO"
+
+
+_AVAILABLE: dict[int, list[str]] = {}
+
+
+def _available_devices(core: ov.Core) -> list[str]:
+    """core.available_devices asks every plugin each time (a few ms); one answer per Core is enough."""
+    if id(core) not in _AVAILABLE:
+        _AVAILABLE.clear()
+        _AVAILABLE[id(core)] = core.available_devices
+    return _AVAILABLE[id(core)]
 
 
 UserCapabilities = Mapping[str, Mapping[str, bool]]
