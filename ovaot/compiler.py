@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,14 @@ from onnx import ModelProto
 
 from ovaot import frontend, samples
 from ovaot.capability import Support, apply_overrides, device_capability, device_present, read_capabilities
+from ovaot.codegen.export_worker import ExportJob, export_in_fresh_process
 from ovaot.codegen.fallback import fallback_artifact
 from ovaot.codegen.openvino import convert_partition, device_config, export_blob, save_ir
-from ovaot.errors import CompileError
+from ovaot.errors import CompileError, OvaotError
 from ovaot.graph import GraphIndex
 from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
 from ovaot.options import ProviderOptions
-from ovaot.package import describe_members, write_package
+from ovaot.package import PackageReader, describe_members, write_package
 from ovaot.partition import NodeGroup, partition
 from ovaot.passes import OptLevel, Pass, PassConfig, run_passes, select_passes
 from ovaot.passes.manager import StepHook
@@ -53,6 +55,7 @@ class CompileOptions:
     save_temps: Path | None = None
     validate: bool = False
     sample_inputs: Mapping[str, Any] | None = None
+    reproducible: bool = True
 
     def to_manifest(self) -> dict[str, Any]:
         return {
@@ -70,8 +73,11 @@ class CompileOptions:
 class CompileResult:
     output: Path
     manifest: Manifest
+    up_to_date: bool = False  # True: the package was already built from the same input and options
 
     def summary(self) -> str:
+        if self.up_to_date:
+            return f"up to date: {self.output}"
         parts = []
         for plan in self.manifest.plans:
             kinds = [f"{p.kind}:{p.device}" if p.device else p.kind for p in plan.partitions]
@@ -95,6 +101,9 @@ def compile(
     save_temps: str | os.PathLike | None = None,
     validate: bool = False,
     sample_inputs: Mapping[str, Any] | None = None,
+    reproducible: bool = True,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
     **provider_options: Any,
 ) -> CompileResult:
     """Compile an ONNX model for a target into one .ovpkg file at `output`.
@@ -125,20 +134,45 @@ def compile(
         save_temps=Path(save_temps) if save_temps is not None else None,
         validate=validate,
         sample_inputs=sample_inputs,
+        reproducible=reproducible,
     )
     passes = select_passes(optimisation_passes(fold_limit_bytes), options.passes)
+    digest = frontend.source_digest(model)
+    existing = None if force or options.save_temps is not None else _up_to_date(Path(output), digest, options)
+    if existing is not None:
+        log.info("%s is up to date", output)
+        return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
-    loaded = frontend.load(model)
+    loaded = frontend.load(model, digest)
     optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
     log.info("passes that changed the model: %s", ", ".join(changed) or "none")
     loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name))
-    manifest, members = build_package(loaded, options, temps)
+    manifest, members = build_package(loaded, options, temps, progress)
     if temps is not None:
         temps.manifest(manifest)
     write_package(output, manifest, members)
     result = CompileResult(output=Path(output), manifest=manifest)
     log.info("%s", result.summary())
     return result
+
+
+def _up_to_date(output: Path, digest: str, options: CompileOptions) -> Manifest | None:
+    """The manifest of `output` if it was built from the same input, target, options and tool versions."""
+    if not output.is_file():
+        return None
+    try:
+        with PackageReader(output) as reader:
+            manifest = reader.manifest
+    except OvaotError:
+        return None  # unreadable or from another schema: rebuild
+    same = (
+        manifest.source_sha256 == digest
+        and manifest.target == options.target.spec
+        and manifest.options == json.loads(json.dumps(options.to_manifest()))
+        and manifest.ovaot_version == __version__
+        and manifest.openvino_version == ov.get_version()
+    )
+    return manifest if same else None
 
 
 def _reference(model: ModelProto, options: CompileOptions) -> dict[str, Any] | None:
@@ -168,12 +202,16 @@ def _pass_hook(temps: SaveTemps | None, verify: bool) -> StepHook | None:
 
 
 def build_package(
-    loaded: frontend.LoadedModel, options: CompileOptions, temps: SaveTemps | None = None
+    loaded: frontend.LoadedModel,
+    options: CompileOptions,
+    temps: SaveTemps | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[Manifest, dict[str, bytes]]:
     core = ov.Core()
     target = options.target
     members: dict[str, bytes] = {}
     reference = _reference(loaded.model, options) if options.validate else None
+    exports: list[tuple[str, ExportJob]] = []
     build = {
         "model": loaded.model,
         "options": options,
@@ -181,12 +219,17 @@ def build_package(
         "members": members,
         "temps": temps,
         "reference": reference,
+        "exports": exports if options.reproducible else None,
+        "progress": progress,
     }
     plans = [_build_plan("target", target.mode, list(target.devices), **build)]
     absent = [d for d in target.devices if not device_present(core, d)]
     if absent and options.host_variant:
         log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
         plans.append(_build_plan("host", "single", [HOST_DEVICE], **build))
+    # Blobs exported in one fresh process: the same package bytes whatever this process compiled before.
+    blobs = export_in_fresh_process([job for _, job in exports])
+    members.update((member, blob) for (member, _), blob in zip(exports, blobs))
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         ovaot_version=__version__,
@@ -247,6 +290,8 @@ def _build_plan(
     members: dict[str, bytes],
     temps: SaveTemps | None,
     reference: dict[str, Any] | None,
+    exports: list[tuple[str, ExportJob]] | None,
+    progress: Callable[[str], None] | None,
 ) -> Plan:
     """Label nodes, partition, generate; nodes OpenVINO rejects go to the fallback and the plan is redone."""
     index = GraphIndex.build(model)
@@ -266,14 +311,36 @@ def _build_plan(
         ]
         groups = partition(index.users, [label for label, _ in decided])
         built: dict[str, bytes] = {}
-        generate = _PlanCodegen(name, mode, devices, model, index, options, core, configs, built, temps, reference)
+        jobs: list[tuple[str, ExportJob]] = []
+        generate = _PlanCodegen(
+            name,
+            mode,
+            devices,
+            model,
+            index,
+            options,
+            core,
+            configs,
+            built,
+            temps,
+            reference,
+            jobs if exports is not None else None,
+        )
         try:
-            partitions = [generate(number, group, decided) for number, group in enumerate(groups)]
+            partitions = []
+            for number, group in enumerate(groups):
+                if progress is not None:
+                    progress(
+                        f"{name}: partition {number + 1}/{len(groups)} ({group.label}, {len(group.node_ids)} nodes)"
+                    )
+                partitions.append(generate(number, group, decided))
         except PartitionRejected as refusal:
             log.info("%s: %d nodes rejected by OpenVINO; partitioning again", name, len(refusal.rejected))
             rejected.update(refusal.rejected)
             continue
         members.update(built)
+        if exports is not None:
+            exports.extend(jobs)
         return Plan(name=name, mode=mode, devices=devices, partitions=partitions)
 
 
@@ -292,6 +359,7 @@ class _PlanCodegen:
     built: dict[str, bytes]
     temps: SaveTemps | None
     reference: dict[str, Any] | None
+    exports: list[tuple[str, ExportJob]] | None  # None: keep the blobs exported in this process
 
     def __call__(self, number: int, group: NodeGroup, decided: list[tuple[str, Support]]) -> Partition:
         prefix = f"{self.plan}/{number:03d}-{group.label}"
@@ -316,7 +384,10 @@ class _PlanCodegen:
                         self.core, ov_model, device, self.configs[device], produces
                     )
                     blobs[device] = f"{prefix}/{device}.blob"
-                    self.built[blobs[device]] = blob
+                    if self.exports is None:
+                        self.built[blobs[device]] = blob
+                    else:
+                        self.exports.append((blobs[device], ExportJob(xml, weights, device, self.configs[device])))
         except CompileError as exc:
             reason = f"OpenVINO cannot build its partition: {exc}"
             raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids}) from None

@@ -75,9 +75,31 @@ def infer_shapes(model: ModelProto, name: str) -> ModelProto:
     return model
 
 
-def load(source: str | os.PathLike | ModelProto) -> LoadedModel:
+def source_digest(source: str | os.PathLike | ModelProto) -> str:
+    """sha256 identifying the input: a file's bytes and its external data files, or a ModelProto's contents.
+
+    Cheap enough to decide whether a package is up to date without loading the model.
+    """
+    if isinstance(source, ModelProto):
+        return hashlib.sha256(source.SerializeToString(deterministic=True)).hexdigest()
+    path = Path(source)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    digest = hashlib.sha256(path.read_bytes())
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, RuntimeWarning, ValueError):
+        return digest.hexdigest()  # not ONNX: loading will say so
+    locations = sorted({e.value for t in _all_tensors(model) for e in t.external_data if e.key == "location"})
+    for location in locations:
+        external = path.parent / location
+        digest.update(location.encode() + (external.read_bytes() if external.is_file() else b"<missing>"))
+    return digest.hexdigest()
+
+
+def load(source: str | os.PathLike | ModelProto, digest: str | None = None) -> LoadedModel:
+    digest = digest or source_digest(source)
     model, name = read_model(source)
-    digest = hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
     check_model(model, name)
     model, _ = run_passes(model, NORMALIZE_PASSES)
     check_model(model, name)

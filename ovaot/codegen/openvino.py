@@ -36,10 +36,16 @@ def device_config(core: ov.Core | None, device: str, precision: str | None, opti
 
 
 def convert_partition(core: ov.Core, subgraph: ModelProto) -> ov.Model:
+    """The subgraph as an OpenVINO model whose op names do not depend on what this process did before."""
     try:
-        return core.read_model(subgraph.SerializeToString())
+        model = core.read_model(subgraph.SerializeToString())
     except RuntimeError as exc:
         raise CompileError(f"OpenVINO cannot convert partition {subgraph.graph.name}: {exc}") from None
+    # The ONNX frontend names helper ops from a process-wide counter (Constant_1131); number them here.
+    for number, op in enumerate(model.get_ordered_ops()):
+        if op.get_type_name() not in ("Parameter", "Result"):
+            op.set_friendly_name(f"{op.get_type_name()}_{number}")
+    return model
 
 
 def save_ir(ov_model: ov.Model, compress_to_fp16: bool) -> tuple[bytes, bytes]:
