@@ -401,6 +401,24 @@ class _NoBar:
         return None
 
 
+@main.command("diff")
+@click.argument("first", type=click.Path(path_type=Path))
+@click.argument("second", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.pass_context
+def diff_command(ctx: click.Context, first: Path, second: Path, as_json: bool) -> None:
+    """Compare two packages by meaning (manifest, partitions, IR); exit 0 when they agree, 1 when not."""
+    from ovaot.diff import diff_packages
+
+    found = diff_packages(first, second)
+    if as_json:
+        click.echo(json.dumps({"same": not found, "differences": found}, indent=2))
+    else:
+        click.echo("\n".join(found) if found else "same")
+    if found:
+        ctx.exit(EXIT_FAILED)
+
+
 @main.command("devices")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def devices_command(as_json: bool) -> None:

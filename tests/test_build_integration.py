@@ -183,3 +183,15 @@ def test_wheel_build_compiles_the_models_in_tool_ovaot(tmp_path: Path):
         assert "mypkg/net.ovpkg" in archive.namelist()
         (tmp_path / "net.ovpkg").write_bytes(archive.read("mypkg/net.ovpkg"))
     assert ovaot.load(tmp_path / "net.ovpkg").manifest.source_name == "net.onnx"
+
+
+def test_diff_compares_packages_by_meaning(tmp_path: Path):
+    a = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "a.ovpkg").output
+    b = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "b.ovpkg", force_fallback=["Relu"]).output
+    same = ovaot_cli("diff", a, a)
+    assert same.returncode == 0 and same.stdout.strip() == "same"
+    done = ovaot_cli("diff", a, b, "--json")
+    assert done.returncode == 1
+    differences = json.loads(done.stdout)["differences"]
+    assert any(d.startswith("options:") for d in differences)
+    assert "plan target: 1 partitions != 5" in differences
