@@ -163,8 +163,9 @@ def _up_to_date(output: Path, digest: str, options: CompileOptions) -> Manifest 
     try:
         with PackageReader(output) as reader:
             manifest = reader.manifest
+            reader.verify()  # a damaged package is not up to date; hashing costs far less than compiling
     except OvaotError:
-        return None  # unreadable or from another schema: rebuild
+        return None  # unreadable, damaged or from another schema: rebuild
     same = (
         manifest.source_sha256 == digest
         and manifest.target == options.target.spec
@@ -395,8 +396,20 @@ class _PlanCodegen:
         artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
         self.built.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
         config = self.configs[run_on[0]]
+        built_with = {device: _build_host(self.core, device) for device in blobs}
         return Partition(
-            number, "openvino", run_on, consumes, produces, nodes, artifacts, blobs, config, precision, reported
+            number,
+            "openvino",
+            run_on,
+            consumes,
+            produces,
+            nodes,
+            artifacts,
+            blobs,
+            config,
+            precision,
+            reported,
+            built_with,
         )
 
     def _validate(self, compiled: dict, node_ids: list[int], consumes: list[str], produces: list[str]) -> None:
@@ -413,6 +426,17 @@ class _PlanCodegen:
         raise PartitionRejected(
             {i: Support(False, f"validation on sample inputs: {why}", "validation") for i, why in failures.items()}
         )
+
+
+def _build_host(core: ov.Core, device: str) -> dict[str, str]:
+    """What a blob is tied to: the OpenVINO version and the device it was compiled on."""
+    info = {"openvino_version": ov.get_version()}
+    for key, prop in (("device_architecture", "DEVICE_ARCHITECTURE"), ("device_name", "FULL_DEVICE_NAME")):
+        try:
+            info[key] = str(core.get_property(device, prop))
+        except RuntimeError:
+            info[key] = "unknown"
+    return info
 
 
 def _placement(index: GraphIndex, node_id: int, support: Support) -> NodePlacement:

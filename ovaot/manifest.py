@@ -76,6 +76,8 @@ class Partition:
     compile_config: dict[str, str] = field(default_factory=dict)
     requested_precision: str | None = None
     reported_precision: dict[str, str] = field(default_factory=dict)  # device -> what the compiled model reports
+    # device -> {"openvino_version", "device_architecture", "device_name"} of the build host, per blob
+    blob_built_with: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def device(self) -> str | None:
@@ -198,6 +200,10 @@ def _partition(data: Any, where: str) -> Partition:
         compile_config=_string_map(_field(data, "compile_config", dict, where), f"{where}.compile_config"),
         requested_precision=_field(data, "requested_precision", (str, type(None)), where),
         reported_precision=_string_map(_field(data, "reported_precision", dict, where), f"{where}.reported_precision"),
+        blob_built_with={
+            device: _string_map(_require(info, dict, f"{where}.blob_built_with"), f"{where}.blob_built_with")
+            for device, info in _require(data.get("blob_built_with", {}), dict, f"{where}.blob_built_with").items()
+        },
     )
 
 

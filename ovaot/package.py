@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -33,6 +34,9 @@ def write_package(path: str | os.PathLike, manifest: Manifest, members: Mapping[
     assert set(manifest.members) == set(members), "manifest must describe exactly the members"
     entries = {MANIFEST_NAME: manifest.to_json().encode(), **members}
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A compile killed while writing leaves its temporary file; the next write to this path removes it.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as archive:
@@ -50,6 +54,25 @@ def write_package(path: str | os.PathLike, manifest: Manifest, members: Mapping[
         raise
 
 
+# Bounds for reading archives from elsewhere: no member or sum of members a loader would not expect.
+MAX_TOTAL_BYTES = 64 << 30
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_COMPRESSION_RATIO = 200
+
+
+def _check_entry(path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse names that could escape a folder, links, and members that expand suspiciously."""
+    name = info.filename
+    parts = name.split("/")
+    if name.startswith(("/", "\\")) or "\\" in name or ":" in parts[0] or ".." in parts or "" in parts:
+        raise PackageError(f"{path}: member name {name!r} is not a plain relative path")
+    mode = (info.external_attr >> 16) & 0o170000
+    if mode not in (0, stat.S_IFREG):
+        raise PackageError(f"{path}: member {name!r} is not a regular file (links and devices are refused)")
+    if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO:
+        raise PackageError(f"{path}: member {name!r} expands more than {MAX_COMPRESSION_RATIO} times")
+
+
 class PackageReader:
     """An open .ovpkg: the manifest, and members checked against their recorded sha256 when read."""
 
@@ -61,16 +84,30 @@ class PackageReader:
             self._archive = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError) as exc:
             raise PackageError(f"{self.path}: not an .ovpkg archive ({exc})") from None
-        names = [info.filename for info in self._archive.infolist()]
+        infos = self._archive.infolist()
+        names = [info.filename for info in infos]
         if len(names) != len(set(names)):
             raise PackageError(f"{self.path}: archive holds duplicate member names")
+        for info in infos:
+            _check_entry(self.path, info)
+        if sum(info.file_size for info in infos) > MAX_TOTAL_BYTES:
+            raise PackageError(f"{self.path}: members add up to more than {MAX_TOTAL_BYTES} bytes")
         if MANIFEST_NAME not in names:
             raise PackageError(f"{self.path}: archive has no {MANIFEST_NAME}")
+        if self._archive.getinfo(MANIFEST_NAME).file_size > MAX_MANIFEST_BYTES:
+            raise PackageError(f"{self.path}: {MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES} bytes")
         self.manifest = Manifest.from_json(self._read_raw(MANIFEST_NAME))
         listed = set(self.manifest.members) | {MANIFEST_NAME}
         for name in sorted(set(names) ^ listed):
             where = "not listed in the manifest" if name in names else "missing from the archive"
             raise PackageError(f"{self.path}: member {name!r} is {where}")
+        for info in infos:
+            expected = self.manifest.members.get(info.filename)
+            if expected is not None and info.file_size != expected.size:
+                raise PackageError(
+                    f"{self.path}: member {info.filename!r} is {info.file_size} bytes, "
+                    f"the manifest says {expected.size}"
+                )
 
     def _read_raw(self, name: str) -> bytes:
         try:

@@ -120,8 +120,14 @@ def test_a_blob_that_will_not_import_falls_back_to_the_bundled_ir(tiny_cnn, tmp_
 def test_a_member_that_does_not_match_its_hash_is_refused(tiny_cnn, tmp_path: Path):
     result, _ = compile_and_load(tiny_cnn, tmp_path)
     package = tmp_path / "model.ovpkg"
-    _rewrite_member(package, result.manifest.partitions[0].artifacts["ir_xml"], b"<xml/>", fix_manifest=False)
-    with pytest.raises(PackageError, match="does not match its sha256"):
+    member = result.manifest.partitions[0].artifacts["ir_xml"]
+    size = result.manifest.members[member].size
+    _rewrite_member(package, member, b"<" * size, fix_manifest=False)  # same size, other bytes
+    with pytest.raises(PackageError, match=f"member '{member}' does not match its sha256"):
+        ovaot.load(package)
+    compile_and_load(tiny_cnn, tmp_path)
+    _rewrite_member(package, member, b"<xml/>", fix_manifest=False)
+    with pytest.raises(PackageError, match="is 6 bytes, the manifest says"):
         ovaot.load(package)
 
 

@@ -48,20 +48,22 @@ def open_compiled(
     member = partition.blobs.get(asked) if use_blob else None
     if member is None:
         return compile_ir(core, reader, partition, device, config), "ir"
-    try:
-        return core.import_model(reader.read(member), device, config), "blob"
-    except RuntimeError as exc:
-        if strict:
-            raise DeviceError(
-                f"partition {partition.index}: the {device} blob does not import on this host ({first_line(exc)}); "
-                "strict=True refuses to compile the bundled IR instead"
-            ) from None
-        log.warning(
-            "partition %d: the %s blob does not import on this host (%s); compiling the bundled IR instead",
-            partition.index,
-            device,
-            first_line(exc),
+    built_with = partition.blob_built_with.get(asked, {}).get("openvino_version")
+    if built_with is not None and built_with != ov.get_version():
+        reason = f"it was built with OpenVINO {built_with}, this is {ov.get_version()}"
+    else:
+        try:
+            return core.import_model(reader.read(member), device, config), "blob"
+        except RuntimeError as exc:
+            reason = f"it does not import on this host: {first_line(exc)}"
+    if strict:
+        raise DeviceError(
+            f"partition {partition.index}: the {device} blob is unusable ({reason}); "
+            "strict=True refuses to compile the bundled IR instead"
         )
+    log.warning(
+        "partition %d: the %s blob is unusable (%s); compiling the bundled IR instead", partition.index, device, reason
+    )
     return compile_ir(core, reader, partition, device, config), "ir"
 
 
