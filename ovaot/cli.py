@@ -168,6 +168,13 @@ def passes_command(as_json: bool) -> None:
     help="A sample input for --validate (default: seeded random inputs from the signature).",
 )
 @click.option("--force", is_flag=True, help="Rebuild even when the package is up to date.")
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(path_type=Path),
+    metavar="KEY.pem",
+    help="Sign the manifest with this Ed25519 private key (needs ovaot[sign]).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def compile_command(
@@ -188,6 +195,7 @@ def compile_command(
     validate: bool,
     sample_input: tuple[str, ...],
     force: bool,
+    sign_key: Path | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -216,6 +224,7 @@ def compile_command(
         validate=validate or bool(sample_input),
         sample_inputs=_parse_inputs(sample_input) if sample_input else None,
         force=force,
+        sign=sign_key,
         progress=_progress_printer(quiet or as_json),
         **parse_key_values(provider_options),
     )

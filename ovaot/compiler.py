@@ -104,6 +104,7 @@ def compile(
     reproducible: bool = True,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    sign: Any = None,
     **provider_options: Any,
 ) -> CompileResult:
     """Compile an ONNX model for a target into one .ovpkg file at `output`.
@@ -138,7 +139,8 @@ def compile(
     )
     passes = select_passes(optimisation_passes(fold_limit_bytes), options.passes)
     digest = frontend.source_digest(model)
-    existing = None if force or options.save_temps is not None else _up_to_date(Path(output), digest, options)
+    rebuild = force or options.save_temps is not None or sign is not None
+    existing = None if rebuild else _up_to_date(Path(output), digest, options)
     if existing is not None:
         log.info("%s is up to date", output)
         return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
@@ -150,7 +152,7 @@ def compile(
     manifest, members = build_package(loaded, options, temps, progress)
     if temps is not None:
         temps.manifest(manifest)
-    write_package(output, manifest, members)
+    write_package(output, manifest, members, signing_key=sign)
     result = CompileResult(output=Path(output), manifest=manifest)
     log.info("%s", result.summary())
     return result

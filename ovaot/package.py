@@ -5,13 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ovaot.errors import PackageError
 from ovaot.manifest import MANIFEST_NAME, Manifest, Member
+
+SIGNATURE_NAME = "manifest.sig"  # the manifest's Ed25519 signature, when the package is signed
 
 # Fixed metadata so the same members always give the same bytes.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -28,11 +33,21 @@ def describe_members(members: Mapping[str, bytes]) -> dict[str, Member]:
     return {name: Member(sha256=sha256(data), size=len(data)) for name, data in sorted(members.items())}
 
 
-def write_package(path: str | os.PathLike, manifest: Manifest, members: Mapping[str, bytes]) -> None:
-    """Write the archive to a temporary file beside `path`, then rename it into place."""
+def write_package(
+    path: str | os.PathLike, manifest: Manifest, members: Mapping[str, bytes], signing_key: Any = None
+) -> None:
+    """Write the archive to a temporary file beside `path`, then rename it into place.
+
+    With a signing key (an Ed25519 private key in PEM), manifest.sig holds the manifest's signature.
+    """
     path = Path(path)
     assert set(manifest.members) == set(members), "manifest must describe exactly the members"
-    entries = {MANIFEST_NAME: manifest.to_json().encode(), **members}
+    manifest_bytes = manifest.to_json().encode()
+    entries = {MANIFEST_NAME: manifest_bytes, **members}
+    if signing_key is not None:
+        from ovaot.signing import sign_manifest
+
+        entries[SIGNATURE_NAME] = sign_manifest(manifest_bytes, signing_key)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A compile killed while writing leaves its temporary file; the next write to this path removes it.
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
@@ -53,6 +68,20 @@ def write_package(path: str | os.PathLike, manifest: Manifest, members: Mapping[
         Path(tmp_name).unlink(missing_ok=True)
         raise
 
+
+# What zipfile raises on damaged archives, one way or another.
+ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    NotImplementedError,
+    zlib.error,
+    struct.error,
+    UnicodeDecodeError,
+)
 
 # Bounds for reading archives from elsewhere: no member or sum of members a loader would not expect.
 MAX_TOTAL_BYTES = 64 << 30
@@ -82,7 +111,7 @@ class PackageReader:
             raise PackageError(f"{self.path}: no such package file")
         try:
             self._archive = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except ARCHIVE_ERRORS as exc:
             raise PackageError(f"{self.path}: not an .ovpkg archive ({exc})") from None
         infos = self._archive.infolist()
         names = [info.filename for info in infos]
@@ -96,8 +125,10 @@ class PackageReader:
             raise PackageError(f"{self.path}: archive has no {MANIFEST_NAME}")
         if self._archive.getinfo(MANIFEST_NAME).file_size > MAX_MANIFEST_BYTES:
             raise PackageError(f"{self.path}: {MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES} bytes")
-        self.manifest = Manifest.from_json(self._read_raw(MANIFEST_NAME))
-        listed = set(self.manifest.members) | {MANIFEST_NAME}
+        self.manifest_bytes = self._read_raw(MANIFEST_NAME)
+        self.manifest = Manifest.from_json(self.manifest_bytes)
+        self.signature = self._read_raw(SIGNATURE_NAME) if SIGNATURE_NAME in names else None
+        listed = set(self.manifest.members) | {MANIFEST_NAME} | ({SIGNATURE_NAME} if self.signature else set())
         for name in sorted(set(names) ^ listed):
             where = "not listed in the manifest" if name in names else "missing from the archive"
             raise PackageError(f"{self.path}: member {name!r} is {where}")
@@ -112,7 +143,7 @@ class PackageReader:
     def _read_raw(self, name: str) -> bytes:
         try:
             return self._archive.read(name)
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        except ARCHIVE_ERRORS as exc:
             raise PackageError(f"{self.path}: cannot read member {name!r} ({exc})") from None
 
     def verify(self) -> None:
@@ -124,7 +155,7 @@ class PackageReader:
                     while chunk := stream.read(1 << 20):
                         digest.update(chunk)
                         size += len(chunk)
-            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            except ARCHIVE_ERRORS as exc:
                 raise PackageError(f"{self.path}: cannot read member {name!r} ({exc})") from None
             if size != expected.size or digest.hexdigest() != expected.sha256:
                 raise PackageError(f"{self.path}: member {name!r} does not match its sha256 in the manifest")

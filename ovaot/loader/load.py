@@ -20,7 +20,12 @@ DEFAULT_DEVICE_TYPE = "CPU_FP32"
 
 
 def load(
-    model: str | os.PathLike | Any, *, device_type: str | None = None, strict: bool = False, **options: Any
+    model: str | os.PathLike | Any,
+    *,
+    device_type: str | None = None,
+    strict: bool = False,
+    trusted_keys: list[Any] | None = None,
+    **options: Any,
 ) -> Session:
     """Open a .ovpkg and prepare it to run on this host.
 
@@ -28,10 +33,16 @@ def load(
     `device_type` first, into `blob_dump_path` when `use_compiled_network=True` (and imported from there on
     every later load), otherwise into a temporary file. With OV_USE_COMPILED_NETWORK=1 and
     OV_BLOB_PATH=<package> in the environment, that package is loaded instead, whatever `model` is.
-    Options are the OpenVINO Execution Provider's keys; strict=True refuses any device substitution.
+    Options are the OpenVINO Execution Provider's keys; strict=True refuses any device substitution;
+    trusted_keys (Ed25519 public keys, PEM bytes or paths) require a manifest signed by one of them.
     """
     provider = ProviderOptions.parse(options)
-    session_options = {"strict": strict, "device_id": provider.device_id, "num_of_threads": provider.num_of_threads}
+    session_options = {
+        "strict": strict,
+        "device_id": provider.device_id,
+        "num_of_threads": provider.num_of_threads,
+        "trusted_keys": trusted_keys,
+    }
     blob_path = os.environ.get("OV_BLOB_PATH")
     if os.environ.get("OV_USE_COMPILED_NETWORK", "").strip().lower() in ("1", "true") and blob_path:
         log.info("OV_USE_COMPILED_NETWORK=1: loading %s from OV_BLOB_PATH", blob_path)

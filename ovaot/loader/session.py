@@ -53,9 +53,14 @@ class Session:
         strict: bool = False,
         device_id: str | None = None,
         num_of_threads: int | None = None,
+        trusted_keys: Sequence[Any] | None = None,
     ) -> None:
         with PackageReader(path) as reader:
             self.manifest: Manifest = reader.manifest
+            if trusted_keys is not None:
+                from ovaot.signing import check_signature
+
+                check_signature(reader.manifest_bytes, reader.signature, trusted_keys, str(path))
             reader.verify()
             has_openvino = any(p.kind == "openvino" for plan in self.manifest.plans for p in plan.partitions)
             core = ov.Core() if has_openvino else None
