@@ -38,6 +38,7 @@ class OvaotBackend(Backend):
     def prepare(cls, model: ModelProto, device: str = "CPU", **kwargs: Any) -> OvaotRep:
         target = kwargs.pop("target", "CPU_FP32")
         kwargs.setdefault("validate", True)
+        kwargs.setdefault("validate_edge_values", True)
         kwargs.setdefault("reproducible", False)  # a temporary package: byte-stable blobs buy nothing here
         with tempfile.TemporaryDirectory(prefix="ovaot-backend-") as tmp:
             package = Path(tmp) / "model.ovpkg"

@@ -56,12 +56,14 @@ class CompileOptions:
     validate: bool = False
     sample_inputs: Mapping[str, Any] | None = None
     reproducible: bool = True
+    validate_edge_values: bool = False
 
     def to_manifest(self) -> dict[str, Any]:
         return {
             **self.passes.to_manifest(),
             "verify_passes": self.verify_passes,
             "validate": self.validate,
+            "validate_edge_values": self.validate_edge_values,
             "force_fallback": sorted(self.force_fallback),
             "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
             "host_variant": self.host_variant,
@@ -101,6 +103,7 @@ def compile(
     save_temps: str | os.PathLike | None = None,
     validate: bool = False,
     sample_inputs: Mapping[str, Any] | None = None,
+    validate_edge_values: bool = False,
     reproducible: bool = True,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
@@ -133,8 +136,9 @@ def compile(
         ),
         verify_passes=verify_passes,
         save_temps=Path(save_temps) if save_temps is not None else None,
-        validate=validate,
+        validate=validate or validate_edge_values,
         sample_inputs=sample_inputs,
+        validate_edge_values=validate_edge_values,
         reproducible=reproducible,
     )
     passes = select_passes(optimisation_passes(fold_limit_bytes), options.passes)
@@ -178,14 +182,25 @@ def _up_to_date(output: Path, digest: str, options: CompileOptions) -> Manifest 
     return manifest if same else None
 
 
-def _reference(model: ModelProto, options: CompileOptions) -> dict[str, Any] | None:
-    """Reference values of every tensor on the sample inputs, for --validate; None when they cannot be had."""
-    try:
-        feed = options.sample_inputs or samples.sample_inputs(model)
-    except (ValueError, TypeError) as exc:
-        log.warning("validation skipped: cannot make sample inputs (%s)", exc)
-        return None
-    return reference_values(model, feed)
+def _reference(model: ModelProto, options: CompileOptions) -> list[dict[str, Any]] | None:
+    """Reference values of every tensor for each sample set, for --validate; None when none can be had.
+
+    The sample inputs (given, or seeded from the signature), and with validate_edge_values a second set at
+    the edges (inf, nan, denormals, huge values), which catches kernels that differ only there.
+    """
+    makers = [lambda: options.sample_inputs or samples.sample_inputs(model)]
+    if options.validate_edge_values:
+        makers.append(lambda: samples.edge_inputs(model))
+    sets = []
+    for make in makers:
+        try:
+            values = reference_values(model, make())
+        except (ValueError, TypeError) as exc:
+            log.warning("validation: cannot make sample inputs (%s)", exc)
+            continue
+        if values is not None:
+            sets.append(values)
+    return sets or None
 
 
 def _pass_hook(temps: SaveTemps | None, verify: bool) -> StepHook | None:
@@ -292,7 +307,7 @@ def _build_plan(
     core: ov.Core,
     members: dict[str, bytes],
     temps: SaveTemps | None,
-    reference: dict[str, Any] | None,
+    reference: list[dict[str, Any]] | None,
     exports: list[tuple[str, ExportJob]] | None,
     progress: Callable[[str], None] | None,
 ) -> Plan:
@@ -361,7 +376,7 @@ class _PlanCodegen:
     configs: dict[str, dict[str, str]]
     built: dict[str, bytes]
     temps: SaveTemps | None
-    reference: dict[str, Any] | None
+    reference: list[dict[str, Any]] | None
     exports: list[tuple[str, ExportJob]] | None  # None: keep the blobs exported in this process
 
     def __call__(self, number: int, group: NodeGroup, decided: list[tuple[str, Support]]) -> Partition:
@@ -418,11 +433,14 @@ class _PlanCodegen:
         if self.reference is None or not compiled:
             return
         device, model = next(iter(compiled.items()))
-        reason = mismatch(model, consumes, produces, self.reference)
-        if not reason:
+        for values in self.reference:
+            reason = mismatch(model, consumes, produces, values)
+            if reason:
+                break
+        else:
             return
         config = self.configs[device]
-        failures = failing_nodes(self.core, self.model, self.index, node_ids, self.reference, config)
+        failures = failing_nodes(self.core, self.model, self.index, node_ids, values, config)
         if not failures:  # no node fails alone: the partition as a whole is refuted
             failures = {i: f"its partition differs from onnx.reference ({reason})" for i in node_ids}
         raise PartitionRejected(

@@ -29,3 +29,21 @@ def sample_inputs(model: ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
         else:  # float, and the ml_dtypes kinds (bfloat16, float8, float4, int4...)
             feed[value.name] = rng.standard_normal(shape).astype(np.float32).astype(dtype)
     return feed
+
+
+_FLOAT_EDGES = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 65504.0, -65504.0, 1e30, 0.5, -0.5])
+
+
+def edge_inputs(model: ModelProto, seed: int = 0) -> dict[str, np.ndarray]:
+    """Inputs at the edges: floats among inf, nan, denormals, huge values and signed zeros.
+
+    Integers stay small (as in sample_inputs): they are often shapes, counts or indices, and values over their
+    whole range would make the reference allocate without bound.
+    """
+    rng = np.random.default_rng(seed)
+    feed = sample_inputs(model, seed)
+    for name, value in feed.items():
+        if value.dtype.kind == "f" and value.dtype.itemsize >= 2:
+            picks = rng.choice(_FLOAT_EDGES, size=value.shape)
+            feed[name] = np.where(rng.random(value.shape) < 0.5, picks, value * 100).astype(value.dtype)
+    return feed

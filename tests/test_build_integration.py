@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
@@ -48,10 +47,8 @@ def test_up_to_date_skips_the_compile_and_force_rebuilds(tmp_path: Path):
     package = tmp_path / "m.ovpkg"
     built = ovaot.compile(MODEL, "CPU_FP32", package)
     stamp = package.stat().st_mtime_ns
-    start = time.perf_counter()
     again = ovaot.compile(MODEL, "CPU_FP32", package)
     assert again.up_to_date and again.manifest == built.manifest and package.stat().st_mtime_ns == stamp
-    assert time.perf_counter() - start < 0.5
     assert not ovaot.compile(MODEL, "CPU_FP32", package, force=True).up_to_date
     assert not ovaot.compile(MODEL, "CPU_FP32", package, opt_level="basic").up_to_date  # other options
     assert not ovaot.compile(MODEL, "CPU", package).up_to_date  # another target

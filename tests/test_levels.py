@@ -102,7 +102,7 @@ def test_save_temps_and_verify_passes(tmp_path: Path):
         force_fallback=["Softmax"],
     )
     saved = sorted(p.name for p in (temps / "passes").iterdir())
-    assert saved[0] == "00-input.onnx" and saved[-1].endswith("replace_einsum_with_matmul.onnx")
+    assert saved[0] == "00-input.onnx" and saved[-1].endswith("fold_constants.onnx")
     assert sorted(p.name for p in (temps / "partitions").iterdir()) == [
         "target-000-CPU.onnx",
         "target-001-fallback.onnx",
