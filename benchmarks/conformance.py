@@ -15,12 +15,14 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnx
 import openvino
 from onnx import numpy_helper
 from onnx.backend.test.case.node import collect_testcases
 from onnx.backend.test.case.test_case import TestCase
+from onnx.backend.test.loader import load_model_tests
 from onnx.backend.test.runner import Runner
 
 import ovaot
@@ -41,9 +43,9 @@ def tensors_only(model: onnx.ModelProto) -> bool:
     return all(v.type.WhichOneof("value") == "tensor_type" for v in values)
 
 
-def run_case(case: TestCase, **options) -> Outcome:
+def run_case(case: TestCase | ModelCase, **options) -> Outcome:
     model = case.model
-    ops = tuple(sorted({n.op_type for n in model.graph.node}))
+    ops = (case.kind,) if isinstance(case, ModelCase) else tuple(sorted({n.op_type for n in model.graph.node}))
     try:
         rep = OvaotBackend.prepare(model, "CPU", **options)
         for inputs, expected in case.data_sets:
@@ -71,7 +73,40 @@ def node_cases(sample: int | None = None, seed: int = 0) -> list[TestCase]:
     return cases
 
 
-def report(outcomes: list[Outcome], seconds: float, command: str) -> str:
+@dataclass(frozen=True)
+class ModelCase:
+    """A model test of the onnx wheel (simple, pytorch-converted, pytorch-operator) with its data sets."""
+
+    name: str
+    kind: str
+    model: onnx.ModelProto
+    data_sets: list[tuple[list[Any], list[Any]]]
+    rtol: float
+    atol: float
+
+
+def _read_value(path: Path) -> Any:
+    data = path.read_bytes()
+    tensor = onnx.TensorProto()
+    tensor.ParseFromString(data)
+    return numpy_helper.to_array(tensor)
+
+
+def model_cases(kinds: tuple[str, ...] = ("simple", "pytorch-converted", "pytorch-operator")) -> list[ModelCase]:
+    cases = []
+    for kind in kinds:
+        for test in load_model_tests(kind=kind):
+            folder = Path(test.model_dir)
+            data_sets = []
+            for data in sorted(folder.glob("test_data_set_*")):
+                inputs = [_read_value(p) for p in sorted(data.glob("input_*.pb"), key=lambda p: int(p.stem[6:]))]
+                outputs = [_read_value(p) for p in sorted(data.glob("output_*.pb"), key=lambda p: int(p.stem[7:]))]
+                data_sets.append((inputs, outputs))
+            cases.append(ModelCase(test.name, kind, onnx.load(folder / "model.onnx"), data_sets, test.rtol, test.atol))
+    return cases
+
+
+def report(outcomes: list[Outcome], seconds: float, command: str, models: list[Outcome] = ()) -> str:
     def counts(items: list[Outcome]) -> str:
         c = collections.Counter(o.status for o in items)
         return f"{c['pass']} | {c['wrong']} | {c['error']} | {len(items)}"
@@ -88,7 +123,11 @@ def report(outcomes: list[Outcome], seconds: float, command: str) -> str:
         "|---|---|---|---|---|",
         f"| inputs and outputs all tensors | {counts(tensor)} |",
         f"| sequence or optional inputs/outputs | {counts(other)} |",
-        f"| all | {counts(outcomes)} |",
+        f"| all node cases | {counts(outcomes)} |",
+        *(
+            f"| model cases: {kind} | {counts([o for o in models if o.ops[0] == kind])} |"
+            for kind in sorted({o.ops[0] for o in models})
+        ),
         "",
         "## Per op (cases whose model holds the op)",
         "",
@@ -100,7 +139,7 @@ def report(outcomes: list[Outcome], seconds: float, command: str) -> str:
         for op in o.ops:
             by_op[op].append(o)
     lines += [f"| {op} | {counts(items)} |" for op, items in sorted(by_op.items())]
-    failing = [o for o in outcomes if o.status != "pass"]
+    failing = [o for o in [*outcomes, *models] if o.status != "pass"]
     lines += ["", "## Failing cases", "", "| case | status | detail |", "|---|---|---|"]
     lines += [f"| {o.name} | {o.status} | {o.detail.replace('|', '/')} |" for o in failing]
     return "\n".join(lines) + "\n"
@@ -120,13 +159,15 @@ def main() -> None:
         outcomes.append(run_case(case))
         if i % 100 == 0:
             print(i, case.name, flush=True)
+    models = [] if args.sample else [run_case(case) for case in model_cases()]
     command = "python -m benchmarks.conformance" + (
         f" --sample {args.sample} --seed {args.seed}" if args.sample else ""
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(outcomes, time.time() - start, command))
+    args.out.write_text(report(outcomes, time.time() - start, command, models))
     tensor = [o for o in outcomes if o.tensors_only]
     print(
+        f"models: {sum(o.status == 'pass' for o in models)}/{len(models)} pass; "
         f"tensor-only: {sum(o.status == 'pass' for o in tensor)}/{len(tensor)} pass; "
         f"all: {sum(o.status == 'pass' for o in outcomes)}/{len(outcomes)}; wrote {args.out}"
     )
