@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,6 +24,22 @@ def _rename_uses(model: ModelProto, renames: dict[str, str]) -> None:
 def _replace_nodes(model: ModelProto, keep: list[NodeProto]) -> None:
     del model.graph.node[:]
     model.graph.node.extend(keep)
+
+
+def _bypass(model: ModelProto, source_of: Callable[[NodeProto], str | None]) -> bool:
+    """Drop each node for which `source_of` names the input its output equals; its readers read that input."""
+    renames: dict[str, str] = {}
+    keep = []
+    for node in model.graph.node:
+        source = source_of(node)
+        if source is None:
+            keep.append(node)
+        else:
+            renames[node.output[0]] = renames.get(source, source)
+    if renames:
+        _rename_uses(model, renames)
+        _replace_nodes(model, keep)
+    return bool(renames)
 
 
 def _has_subgraph(node: NodeProto) -> bool:
@@ -78,25 +95,20 @@ class EliminateConsecutiveIdempotentOps:
     def __call__(self, model: ModelProto) -> PassResult:
         outputs = {o.name for o in model.graph.output}
         producers = {out: n for n in model.graph.node for out in n.output}
-        renames: dict[str, str] = {}
-        keep = []
-        for node in model.graph.node:
+
+        def source_of(node: NodeProto) -> str | None:
             source = producers.get(node.input[0]) if node.input else None
-            if (
+            repeated = (
                 node.domain in ("", "ai.onnx")
                 and node.op_type in _IDEMPOTENT
                 and source is not None
                 and source.op_type == node.op_type
                 and source.domain == node.domain
                 and node.output[0] not in outputs
-            ):
-                renames[node.output[0]] = renames.get(node.input[0], node.input[0])
-                continue
-            keep.append(node)
-        if renames:
-            _rename_uses(model, renames)
-            _replace_nodes(model, keep)
-        return PassResult(model, bool(renames))
+            )
+            return node.input[0] if repeated else None
+
+        return PassResult(model, _bypass(model, source_of))
 
 
 @dataclass(frozen=True)
@@ -115,12 +127,11 @@ class EliminateNopWithUnit:
         types = {name: v.type for name, v in inferred_value_info(model).items()}
         constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         outputs = {o.name for o in graph.output}
-        renames: dict[str, str] = {}
-        keep = []
-        for node in graph.node:
+
+        def source_of(node: NodeProto) -> str | None:
             unit = self._UNITS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             x, c = (node.input[0], node.input[1]) if len(node.input) == 2 else (None, None)
-            if (
+            neutral = (
                 unit is not None
                 and c in constants
                 and x not in constants
@@ -130,14 +141,10 @@ class EliminateNopWithUnit:
                 and node.output[0] in types
                 and types[x] == types[node.output[0]]
                 and types[x].tensor_type.HasField("shape")
-            ):
-                renames[node.output[0]] = renames.get(x, x)
-                continue
-            keep.append(node)
-        if renames:
-            _rename_uses(model, renames)
-            _replace_nodes(model, keep)
-        return PassResult(model, bool(renames))
+            )
+            return x if neutral else None
+
+        return PassResult(model, _bypass(model, source_of))
 
 
 @dataclass(frozen=True)
@@ -153,21 +160,17 @@ class EliminateNopDropout:
         graph = model.graph
         constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
         read = {n for node in graph.node for n in node.input} | {o.name for o in graph.output}
-        renames: dict[str, str] = {}
-        keep = []
-        for node in graph.node:
+        outputs = {o.name for o in graph.output}
+
+        def source_of(node: NodeProto) -> str | None:
             training = node.input[2] if len(node.input) > 2 else ""
-            if (
+            identity = (
                 node.op_type == "Dropout"
                 and node.domain in ("", "ai.onnx")
                 and (not training or (training in constants and not constants[training].any()))
                 and not (len(node.output) > 1 and node.output[1] in read)
-                and node.output[0] not in {o.name for o in graph.output}
-            ):
-                renames[node.output[0]] = renames.get(node.input[0], node.input[0])
-                continue
-            keep.append(node)
-        if renames:
-            _rename_uses(model, renames)
-            _replace_nodes(model, keep)
-        return PassResult(model, bool(renames))
+                and node.output[0] not in outputs
+            )
+            return node.input[0] if identity else None
+
+        return PassResult(model, _bypass(model, source_of))
