@@ -14,7 +14,7 @@ from ovaot.errors import (
     PackageError,
     UsageError,
 )
-from ovaot.loader import Session, load
+from ovaot.loader import Session
 from ovaot.version import __version__
 
 if TYPE_CHECKING:
@@ -35,6 +35,23 @@ __all__ = [
     "load",
     "register_op",
 ]
+
+
+def load(model: Any, **options: Any) -> Session:
+    """Open a .ovpkg (runtime side only), or compile an ONNX model first (see ovaot.jit.load).
+
+    Options: device_type, strict, trusted_keys and the OpenVINO Execution Provider's keys (device_id,
+    num_of_threads, enable_vpu_fast_compile, use_compiled_network, blob_dump_path).
+    """
+    from ovaot.loader.load import blob_path_from_environment, is_onnx_input
+    from ovaot.loader.load import load as load_package
+
+    if blob_path_from_environment() is None and is_onnx_input(model):
+        from ovaot.jit import load as load_onnx  # only ONNX input pays for the compiler
+
+        return load_onnx(model, **options)
+    options.pop("device_type", None)  # a package already says what it was built for
+    return load_package(model, **options)
 
 
 def __getattr__(name: str) -> Any:
