@@ -18,7 +18,7 @@ import openvino as ov
 from onnx import ModelProto
 from openvino.frontend import FrontEndManager
 
-from ovaot.errors import UsageError
+from ovaot.errors import UsageError, first_line
 from ovaot.graph import GraphIndex
 from ovaot.targets import plugin_of
 
@@ -107,7 +107,7 @@ class CapabilityQuery:
         try:
             ov_model, was_partial = convert(single.SerializeToString())
         except RuntimeError as exc:
-            return Support(False, f"OpenVINO cannot convert {op}: {str(exc).splitlines()[0]}", "conversion")
+            return Support(False, f"OpenVINO cannot convert {op}: {first_line(exc)}", "conversion")
         if was_partial:
             return Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", "conversion")
         wanted = {op.get_friendly_name() for op in ov_model.get_ordered_ops() if op.get_type_name() != "Result"}

@@ -6,7 +6,7 @@ compiles the model and in the one that loads it. Nothing from a package is ever 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 _REGISTRY: dict[tuple[str, str], type] = {}
@@ -38,5 +38,12 @@ def registered_ops(domains: set[str] | None = None) -> list[type]:
     return [cls for (domain, _), cls in _REGISTRY.items() if domains is None or domain in domains]
 
 
-def is_registered(domain: str, op_type: str) -> bool:
-    return (domain, op_type) in _REGISTRY
+def unregistered(nodes: Iterable[Any]) -> list[str]:
+    """`domain.op_type` of the nodes (anything with .domain and .op_type) that only a missing kernel could run."""
+    return sorted(
+        {
+            f"{n.domain}.{n.op_type}"
+            for n in nodes
+            if n.domain not in STANDARD_DOMAINS and (n.domain, n.op_type) not in _REGISTRY
+        }
+    )

@@ -12,7 +12,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
-from ovaot.errors import ModelError
+from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
 from ovaot.passes.weights import weights_aside
 from ovaot.typeprop import complete_element_types
@@ -59,8 +59,7 @@ def check_model(model: ModelProto, name: str) -> None:
     try:
         onnx.checker.check_model(model)
     except (onnx.checker.ValidationError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{name}: fails the ONNX checker: {first_line}") from None
+        raise ModelError(f"{name}: fails the ONNX checker: {first_line(exc)}") from None
 
 
 def infer_shapes(model: ModelProto, name: str) -> ModelProto:

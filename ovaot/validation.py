@@ -16,6 +16,7 @@ import openvino as ov
 from onnx import ModelProto
 from onnx.reference import ReferenceEvaluator
 
+from ovaot.errors import first_line
 from ovaot.graph import GraphIndex
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def mismatch(compiled: ov.CompiledModel, consumes: list[str], produces: list[str
     try:
         results = compiled.create_infer_request().infer({n: values[n] for n in consumes if n in inputs})
     except RuntimeError as exc:
-        return f"OpenVINO fails to run it: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+        return f"OpenVINO fails to run it: {first_line(exc)}"
     by_name = {name: results[port] for port in compiled.outputs for name in port.get_names()}
     for name in produces:
         want, got = values[name], by_name.get(name)
@@ -65,7 +66,7 @@ def failing_nodes(
         try:
             compiled = core.compile_model(core.read_model(single.SerializeToString()), "CPU", config)
         except RuntimeError as exc:
-            failures[node_id] = f"OpenVINO cannot compile it alone ({str(exc).strip().splitlines()[0]})"
+            failures[node_id] = f"OpenVINO cannot compile it alone ({first_line(exc)})"
             continue
         reason = mismatch(compiled, consumes, produces, values)
         if reason:

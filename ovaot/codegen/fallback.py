@@ -5,17 +5,13 @@ from __future__ import annotations
 from onnx import ModelProto
 from onnx.reference import ReferenceEvaluator
 
-from ovaot.custom_ops import STANDARD_DOMAINS, is_registered, registered_ops
+from ovaot.custom_ops import registered_ops, unregistered
 from ovaot.errors import CompileError
 
 
 def fallback_artifact(subgraph: ModelProto) -> bytes:
     """Serialise the subgraph after making sure onnx.reference can build an evaluator for it."""
-    missing = sorted(
-        f"{n.domain}.{n.op_type}"
-        for n in subgraph.graph.node
-        if n.domain not in STANDARD_DOMAINS and not is_registered(n.domain, n.op_type)
-    )
+    missing = unregistered(subgraph.graph.node)
     if missing:
         raise CompileError(
             f"no engine can run {', '.join(missing)}: OpenVINO does not take it and no kernel is registered "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ovaot.custom_ops import STANDARD_DOMAINS, is_registered, registered_ops
+from ovaot.custom_ops import registered_ops, unregistered
 from ovaot.errors import PackageError
 from ovaot.manifest import Partition
 from ovaot.package import PackageReader
@@ -16,13 +16,7 @@ class FallbackRunner:
         from onnx.reference import ReferenceEvaluator
 
         self.partition = partition
-        missing = sorted(
-            {
-                f"{n.domain}.{n.op_type}"
-                for n in partition.nodes
-                if n.domain not in STANDARD_DOMAINS and not is_registered(n.domain, n.op_type)
-            }
-        )
+        missing = unregistered(partition.nodes)
         if missing:
             raise PackageError(
                 f"partition {partition.index} needs the custom op {', '.join(missing)}, which is not registered "

@@ -11,16 +11,11 @@ from typing import Any
 import numpy as np
 import openvino as ov
 
-from ovaot.errors import DeviceError
+from ovaot.errors import DeviceError, first_line
 from ovaot.manifest import Partition
 from ovaot.package import PackageReader
 
 log = logging.getLogger(__name__)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def compile_ir(

@@ -8,8 +8,7 @@ from typing import Any
 
 import openvino as ov
 
-from ovaot.errors import OvaotError
-from ovaot.loader.openvino_runner import first_line
+from ovaot.errors import OvaotError, first_line
 from ovaot.loader.placement import HostDevices, choose_plan
 from ovaot.package import PackageReader
 
