@@ -64,12 +64,13 @@ def _target(ctx: click.Context, param: click.Parameter, value: str) -> Any:
 
 
 def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from ovaot.passes.manager import check_names
     from ovaot.passes.registry import optimisation_passes
 
-    known = [p.name for p in optimisation_passes()]
-    for name in value:
-        if name not in known:
-            raise click.BadParameter(f"unknown pass {name!r}; valid passes: {', '.join(known)}")
+    try:
+        check_names(value, optimisation_passes(), "")  # click names the option itself
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
     return value
 
 

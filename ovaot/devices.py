@@ -6,7 +6,8 @@ from typing import Any
 
 import openvino as ov
 
-from ovaot.targets import LEGACY_TARGETS, PLAIN_DEVICES, parse_target, plugin_of
+from ovaot.capability import device_present
+from ovaot.targets import LEGACY_TARGETS, PLAIN_DEVICES, parse_target
 
 _REPORTED_PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_ARCHITECTURE", "OPTIMIZATION_CAPABILITIES", "DEVICE_TYPE")
 
@@ -31,12 +32,9 @@ def devices_report() -> dict[str, Any]:
         }
         for name in available
     ]
-    plugins = {plugin_of(d) for d in available}
     targets = []
     for spec in [*LEGACY_TARGETS, *PLAIN_DEVICES]:
         target = parse_target(spec)
-        here = [d for d in target.devices if plugin_of(d) in plugins or d == "AUTO"]
-        targets.append(
-            {"target": spec, "devices": list(target.devices), "precompiled_here": len(here) == len(target.devices)}
-        )
+        here = all(device_present(core, d) for d in target.devices)
+        targets.append({"target": spec, "devices": list(target.devices), "precompiled_here": here})
     return {"openvino_version": ov.get_version(), "devices": devices, "targets": targets}

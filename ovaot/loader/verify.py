@@ -49,12 +49,12 @@ def verify_package(path: str | Path) -> VerifyReport:
         return report
     with reader:
         core = ov.Core()
-        available = core.available_devices
+        host = HostDevices(core.available_devices)
         for plan in reader.manifest.plans:
             for partition in plan.partitions:
                 for device, member in partition.blobs.items():
                     check = BlobCheck(plan.name, partition.index, device, "device absent")
-                    if device in available or device.split(".")[0] in available:
+                    if host.resolve(device) is not None:
                         try:
                             core.import_model(reader.read(member), device, partition.compile_config)
                             check.status = "imports"
@@ -63,7 +63,7 @@ def verify_package(path: str | Path) -> VerifyReport:
                             report.problems.append(f"{plan.name} partition {partition.index}: {device} blob fails")
                     report.blobs.append(check)
         try:
-            report.runnable_plan = choose_plan(reader.manifest, HostDevices(available), strict=False)[0].name
+            report.runnable_plan = choose_plan(reader.manifest, host, strict=False)[0].name
         except OvaotError as exc:
             report.problems.append(str(exc))
     return report

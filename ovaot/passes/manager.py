@@ -58,7 +58,8 @@ def check_names(names: Iterable[str], registry: Sequence[Pass], option: str) -> 
     known = [p.name for p in registry]
     for name in names:
         if name not in known:
-            raise UsageError(f"{option}: unknown pass {name!r}; valid passes: {', '.join(known)}")
+            where = f"{option}: " if option else ""
+            raise UsageError(f"{where}unknown pass {name!r}; valid passes: {', '.join(known)}")
 
 
 def select_passes(registry: Sequence[Pass], config: PassConfig) -> list[Pass]:
