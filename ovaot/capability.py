@@ -196,15 +196,15 @@ def device_present(core: ov.Core, device: str) -> bool:
     return device in available or plugin_of(device) in available or device == "AUTO"
 
 
-_AVAILABLE: dict[int, list[str]] = {}
+_HOST_DEVICES: list[str] = []
 
 
 def _available_devices(core: ov.Core) -> list[str]:
-    """core.available_devices asks every plugin each time (a few ms); one answer per Core is enough."""
-    if id(core) not in _AVAILABLE:
-        _AVAILABLE.clear()
-        _AVAILABLE[id(core)] = core.available_devices
-    return _AVAILABLE[id(core)]
+    """core.available_devices asks every plugin each time (a few ms); the host's devices do not change
+    while the compiler runs, so one answer per process is enough."""
+    if not _HOST_DEVICES:
+        _HOST_DEVICES.extend(core.available_devices)
+    return _HOST_DEVICES
 
 
 UserCapabilities = Mapping[str, Mapping[str, bool]]

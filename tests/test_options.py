@@ -104,8 +104,8 @@ print(session.manifest.source_name, session.run(None, {"image": np.zeros((1, 1, 
 
 
 def test_cli_option_flag(tmp_path: Path):
-    done = subprocess.run(
-        [
+    def compile_with(option: str, *extra: str) -> subprocess.CompletedProcess:
+        command = [
             sys.executable,
             "-m",
             "ovaot",
@@ -116,31 +116,13 @@ def test_cli_option_flag(tmp_path: Path):
             "-o",
             str(tmp_path / "m.ovpkg"),
             "--option",
-            "num_of_threads=1",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+            option,
+            *extra,
+        ]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    done = compile_with("num_of_threads=1", "--json")
     assert done.returncode == 0, done.stderr
     assert '"provider_options": {"num_of_threads": 1}' in done.stdout
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ovaot",
-            "compile",
-            str(MODEL),
-            "-t",
-            "CPU_FP32",
-            "-o",
-            str(tmp_path / "m.ovpkg"),
-            "--option",
-            "bogus=1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = compile_with("bogus=1")
     assert done.returncode == 2 and "unknown option 'bogus'" in done.stderr
