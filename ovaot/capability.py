@@ -117,13 +117,18 @@ class CapabilityQuery:
 
 
 # Element types that OpenVINO's Python API does not exchange as numpy arrays of the same dtype: sub-byte
-# types are packed, bfloat16 comes back as float16. Nodes reading or writing them run in the fallback.
+# types are packed, bfloat16 comes back as float16, and float8 arrays (ml_dtypes) are read as other types
+# (DequantizeLinear of float8 448.0 gave -4.0). Nodes reading or writing them run in the fallback.
 _UNTRANSFERABLE = {
     onnx.TensorProto.INT4,
     onnx.TensorProto.UINT4,
     onnx.TensorProto.FLOAT4E2M1,
     onnx.TensorProto.BFLOAT16,
-    *(getattr(onnx.TensorProto, name) for name in ("INT2", "UINT2") if hasattr(onnx.TensorProto, name)),
+    *(
+        getattr(onnx.TensorProto, name)
+        for name in ("INT2", "UINT2", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0")
+        if hasattr(onnx.TensorProto, name)
+    ),
 }
 
 

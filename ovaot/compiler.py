@@ -17,9 +17,10 @@ from ovaot import frontend, samples
 from ovaot.capability import Support, apply_overrides, device_capability, device_present, read_capabilities
 from ovaot.codegen.export_worker import ExportJob, export_in_fresh_process
 from ovaot.codegen.fallback import fallback_artifact
-from ovaot.codegen.openvino import convert_partition, device_config, export_blob, save_ir
+from ovaot.codegen.openvino import convert_partition, device_config, export_blob, passthrough_outputs, save_ir
 from ovaot.errors import CompileError, OvaotError
 from ovaot.graph import GraphIndex
+from ovaot.loader.openvino_runner import input_binding
 from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
 from ovaot.options import ProviderOptions
 from ovaot.package import PackageReader, describe_members, write_package
@@ -31,7 +32,7 @@ from ovaot.passes.verify import PassVerifier
 from ovaot.targets import Target, parse_target
 from ovaot.temps import SaveTemps
 from ovaot.typeinfo import value_info
-from ovaot.validation import failing_nodes, mismatch, reference_values
+from ovaot.validation import failing_nodes, mismatch, reference_values, shipped
 from ovaot.version import __version__
 
 log = logging.getLogger(__name__)
@@ -185,12 +186,10 @@ def _up_to_date(output: Path, digest: str, options: CompileOptions) -> Manifest 
 def _reference(model: ModelProto, options: CompileOptions) -> list[dict[str, Any]] | None:
     """Reference values of every tensor for each sample set, for --validate; None when none can be had.
 
-    The sample inputs (given, or seeded from the signature), and with validate_edge_values a second set at
-    the edges (inf, nan, denormals, huge values), which catches kernels that differ only there.
+    The sample inputs (given, or seeded from the signature), and with validate_edge_values the sets at the
+    edges (samples.validation_sets), which catch kernels that differ only there.
     """
-    makers = [lambda: options.sample_inputs or samples.sample_inputs(model)]
-    if options.validate_edge_values:
-        makers.append(lambda: samples.edge_inputs(model))
+    makers = samples.validation_sets(model, options.sample_inputs, edges=options.validate_edge_values)
     sets = []
     for make in makers:
         try:
@@ -200,6 +199,8 @@ def _reference(model: ModelProto, options: CompileOptions) -> list[dict[str, Any
             continue
         if values is not None:
             sets.append(values)
+    if not sets:
+        log.warning("validation skipped: onnx.reference cannot run the model on any sample set")
     return sets or None
 
 
@@ -394,22 +395,28 @@ class _PlanCodegen:
         precision = self.options.target.precision
         try:
             ov_model = convert_partition(self.core, subgraph)
+            passthrough = passthrough_outputs(ov_model, consumes)
+            if passthrough:
+                reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
+                rejected = {self.index.producer[n] for n in passthrough if n in self.index.producer}
+                raise PartitionRejected({i: Support(False, reason, "conversion") for i in rejected or node_ids})
             xml, weights = save_ir(ov_model, compress_to_fp16=precision == "f16")
-            blobs, reported, compiled = {}, {}, {}
+            blobs, reported, exported, input_ports = {}, {}, {}, []
             for device in run_on:
                 if device_present(self.core, device) and device != "AUTO":
-                    blob, reported[device], compiled[device] = export_blob(
+                    exported[device], reported[device], compiled = export_blob(
                         self.core, ov_model, device, self.configs[device], produces
                     )
+                    input_ports = input_binding(compiled, consumes)  # tensor names intact before export
                     blobs[device] = f"{prefix}/{device}.blob"
                     if self.exports is None:
-                        self.built[blobs[device]] = blob
+                        self.built[blobs[device]] = exported[device]
                     else:
                         self.exports.append((blobs[device], ExportJob(xml, weights, device, self.configs[device])))
         except CompileError as exc:
             reason = f"OpenVINO cannot build its partition: {exc}"
             raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids}) from None
-        self._validate(compiled, node_ids, consumes, produces)
+        self._validate(exported, node_ids, consumes, produces, input_ports)
         artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
         self.built.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
         config = self.configs[run_on[0]]
@@ -427,14 +434,24 @@ class _PlanCodegen:
             precision,
             reported,
             built_with,
+            input_ports,
         )
 
-    def _validate(self, compiled: dict, node_ids: list[int], consumes: list[str], produces: list[str]) -> None:
-        if self.reference is None or not compiled:
+    def _validate(
+        self,
+        exported: dict[str, bytes],
+        node_ids: list[int],
+        consumes: list[str],
+        produces: list[str],
+        ports: list[str],
+    ) -> None:
+        """Run the partition as it ships (its blob, imported) on each sample set; refute what differs."""
+        if self.reference is None or not exported:
             return
-        device, model = next(iter(compiled.items()))
+        device, blob = next(iter(exported.items()))
+        as_shipped = shipped(self.core, blob, device, self.configs[device])
         for values in self.reference:
-            reason = mismatch(model, consumes, produces, values)
+            reason = mismatch(as_shipped, consumes, produces, values, ports)
             if reason:
                 break
         else:

@@ -9,7 +9,7 @@ from typing import Any
 from ovaot.errors import PackageError
 
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 0
+SCHEMA_MINOR = 1  # 1.1: Partition.input_ports
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 UNDERSTOOD_MAJORS = (1,)
 
@@ -78,6 +78,9 @@ class Partition:
     reported_precision: dict[str, str] = field(default_factory=dict)  # device -> what the compiled model reports
     # device -> {"openvino_version", "device_architecture", "device_name"} of the build host, per blob
     blob_built_with: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the tensor each input port of the compiled model takes, in port order (an imported blob can lose
+    # the input's tensor name: OpenVINO renames a parameter that feeds a result directly)
+    input_ports: list[str] = field(default_factory=list)
 
     @property
     def device(self) -> str | None:
@@ -204,6 +207,7 @@ def _partition(data: Any, where: str) -> Partition:
             device: _string_map(_require(info, dict, f"{where}.blob_built_with"), f"{where}.blob_built_with")
             for device, info in _require(data.get("blob_built_with", {}), dict, f"{where}.blob_built_with").items()
         },
+        input_ports=_strings(_require(data.get("input_ports", []), list, where), f"{where}.input_ports"),
     )
 
 

@@ -48,6 +48,16 @@ def convert_partition(core: ov.Core, subgraph: ModelProto) -> ov.Model:
     return model
 
 
+def passthrough_outputs(ov_model: ov.Model, consumes: list[str]) -> list[str]:
+    """Tensors the partition produces that OpenVINO wires straight to an input, which it then renames.
+
+    The ONNX frontend turns an inference Dropout into a parameter feeding a result and gives the parameter
+    the output's name: nothing tells which input it was. The nodes producing these run in the fallback.
+    """
+    renamed = [p.output(0).get_names() for p in ov_model.get_parameters()]
+    return sorted(name for names in renamed if not names & set(consumes) for name in names)
+
+
 def save_ir(ov_model: ov.Model, compress_to_fp16: bool) -> tuple[bytes, bytes]:
     """The IR's xml and bin; FP16 targets store FP16 weights."""
     with tempfile.TemporaryDirectory(prefix="ovaot-ir-") as tmp:

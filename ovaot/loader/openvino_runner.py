@@ -62,6 +62,25 @@ def open_compiled(
     return compile_ir(core, reader, partition, device, config), "ir"
 
 
+def input_binding(compiled: ov.CompiledModel, consumes: list[str], recorded: list[str] = ()) -> list[str]:
+    """The tensor each input port of `compiled` takes, in port order: by tensor name, else as recorded.
+
+    OpenVINO renames a parameter that feeds a result directly (an identity Einsum, an inference Dropout):
+    the imported blob's port carries only the output's name. The compiler records the binding it saw
+    before export (Partition.input_ports); OpenVINO may also drop parameters nothing reads.
+    """
+    binding = []
+    for position, port in enumerate(compiled.inputs):
+        named = [name for name in consumes if name in port.get_names()]
+        if named:
+            binding.append(named[0])
+        elif len(recorded) == len(compiled.inputs):
+            binding.append(recorded[position])
+        else:
+            raise DeviceError(f"compiled partition input {sorted(port.get_names())} matches none of {consumes}")
+    return binding
+
+
 class CompiledPartition:
     """A partition compiled for one device, with a pool of infer requests so concurrent runs never share one."""
 
@@ -69,8 +88,7 @@ class CompiledPartition:
         self.compiled = compiled
         self.device = device
         self.how = how
-        input_names = {name for port in compiled.inputs for name in port.get_names()}
-        self._inputs = [name for name in partition.consumes if name in input_names]
+        self._inputs = input_binding(compiled, partition.consumes, partition.input_ports)
         self._outputs = {name: self._output_index(name, partition) for name in partition.produces}
         self._requests: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
 
@@ -86,7 +104,7 @@ class CompiledPartition:
         except queue.Empty:
             request = self.compiled.create_infer_request()
         try:
-            values = request.infer({name: env[name] for name in self._inputs}).to_tuple()
+            values = request.infer([env[name] for name in self._inputs]).to_tuple()
             for name, i in self._outputs.items():
                 env[name] = values[i]
         finally:
