@@ -111,6 +111,13 @@ def passes_command(as_json: bool) -> None:
     help="Add a CPU-compiled variant when the target's devices are not on this host (default: on).",
 )
 @click.option(
+    "--ir/--no-ir",
+    "portable_ir",
+    default=True,
+    help="Bundle each partition's portable OpenVINO IR (default: on). --no-ir leaves it out where every device "
+    "has a blob: weights stored once, but a blob the host cannot import is then an error.",
+)
+@click.option(
     "--option",
     "provider_options",
     multiple=True,
@@ -185,6 +192,7 @@ def compile_command(
     force_fallback: tuple[str, ...],
     capabilities: Path | None,
     host_variant: bool,
+    portable_ir: bool,
     provider_options: tuple[str, ...],
     opt_level: str | None,
     opt_number: int | None,
@@ -216,6 +224,7 @@ def compile_command(
         force_fallback=force_fallback,
         capabilities=capabilities,
         host_variant=host_variant,
+        portable_ir=portable_ir,
         **({"opt_level": level} if level is not None else {}),
         enable_passes=enable_passes,
         disable_passes=disable_passes,

@@ -20,7 +20,7 @@ from ovaot.codegen.fallback import fallback_artifact
 from ovaot.codegen.openvino import convert_partition, device_config, export_blob, passthrough_outputs, save_ir
 from ovaot.errors import CompileError, OvaotError
 from ovaot.graph import GraphIndex
-from ovaot.loader.openvino_runner import input_binding
+from ovaot.loader.openvino_runner import port_binding
 from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
 from ovaot.options import ProviderOptions
 from ovaot.package import PackageReader, describe_members, write_package
@@ -58,6 +58,7 @@ class CompileOptions:
     sample_inputs: Mapping[str, Any] | None = None
     reproducible: bool = True
     validate_edge_values: bool = False
+    portable_ir: bool = True
 
     def to_manifest(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class CompileOptions:
             "force_fallback": sorted(self.force_fallback),
             "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
             "host_variant": self.host_variant,
+            "portable_ir": self.portable_ir,
             "provider_options": self.provider.to_manifest(),
         }
 
@@ -106,6 +108,7 @@ def compile(
     sample_inputs: Mapping[str, Any] | None = None,
     validate_edge_values: bool = False,
     reproducible: bool = True,
+    portable_ir: bool = True,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     sign: Any = None,
@@ -114,8 +117,11 @@ def compile(
     """Compile an ONNX model for a target into one .ovpkg file at `output`.
 
     opt_level is onnxruntime's level (disable_all, basic, extended, all or 0-3); enable_passes and
-    disable_passes switch single passes (`ovaot passes` lists them). provider_options are the OpenVINO
-    Execution Provider's keys (device_id, num_of_threads, enable_vpu_fast_compile).
+    disable_passes switch single passes (`ovaot passes` lists them). portable_ir=False leaves out the
+    OpenVINO IR of partitions that have a blob for every device (weights stored once: the smallest
+    package, but a blob the host cannot import is then an error rather than a compile of the IR).
+    provider_options are the OpenVINO Execution Provider's keys (device_id, num_of_threads,
+    enable_vpu_fast_compile).
     """
     provider = ProviderOptions.parse(provider_options)
     parsed = parse_target(target) if isinstance(target, str) else target
@@ -141,6 +147,7 @@ def compile(
         sample_inputs=sample_inputs,
         validate_edge_values=validate_edge_values,
         reproducible=reproducible,
+        portable_ir=portable_ir,
     )
     passes = select_passes(optimisation_passes(fold_limit_bytes), options.passes)
     digest = frontend.source_digest(model)
@@ -174,7 +181,7 @@ def _up_to_date(output: Path, digest: str, options: CompileOptions) -> Manifest 
     except OvaotError:
         return None  # unreadable, damaged or from another schema: rebuild
     same = (
-        manifest.source_sha256 == digest
+        manifest.source_digest == digest
         and manifest.target == options.target.spec
         and manifest.options == json.loads(json.dumps(options.to_manifest()))
         and manifest.ovaot_version == __version__
@@ -253,7 +260,7 @@ def build_package(
         schema_version=SCHEMA_VERSION,
         ovaot_version=__version__,
         openvino_version=ov.get_version(),
-        source_sha256=loaded.source_sha256,
+        source_digest=loaded.source_digest,
         source_name=loaded.source_name,
         target=target.spec,
         options=options.to_manifest(),
@@ -407,7 +414,8 @@ class _PlanCodegen:
                     exported[device], reported[device], compiled = export_blob(
                         self.core, ov_model, device, self.configs[device], produces
                     )
-                    input_ports = input_binding(compiled, consumes)  # tensor names intact before export
+                    # tensor names are intact before export; an imported blob may have lost some
+                    input_ports = port_binding([p.get_names() for p in compiled.inputs], consumes)
                     blobs[device] = f"{prefix}/{device}.blob"
                     if self.exports is None:
                         self.built[blobs[device]] = exported[device]
@@ -417,8 +425,10 @@ class _PlanCodegen:
             reason = f"OpenVINO cannot build its partition: {exc}"
             raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids}) from None
         self._validate(exported, node_ids, consumes, produces, input_ports)
-        artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
-        self.built.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
+        artifacts = {}
+        if self.options.portable_ir or set(blobs) != set(run_on):
+            artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
+            self.built.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
         config = self.configs[run_on[0]]
         built_with = {device: _build_host(self.core, device) for device in blobs}
         return Partition(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ovaot.manifest import Manifest, Partition
+from ovaot.manifest import Manifest, Member, Partition
 from ovaot.package import PackageReader
 
-_HEADER_FIELDS = ("target", "options", "source_sha256", "source_name", "ovaot_version", "openvino_version")
+_HEADER_FIELDS = ("target", "options", "source_digest", "source_name", "ovaot_version", "openvino_version")
 
 
 def _partition_view(p: Partition, manifest: Manifest) -> dict[str, Any]:
@@ -20,9 +20,13 @@ def _partition_view(p: Partition, manifest: Manifest) -> dict[str, Any]:
         "produces": p.produces,
         "compile_config": p.compile_config,
         "precompiled_for": sorted(p.blobs),
-        "ir": {role: manifest.members[m].sha256 for role, m in p.artifacts.items()},
-        "blobs": {device: manifest.members[m].sha256 for device, m in p.blobs.items()},
+        "ir": {role: _digest(manifest.members[m]) for role, m in p.artifacts.items()},
+        "blobs": {device: _digest(manifest.members[m]) for device, m in p.blobs.items()},
     }
+
+
+def _digest(member: Member) -> str:
+    return member.blake3 or member.sha256
 
 
 def diff_packages(a: str | Path, b: str | Path) -> list[str]:

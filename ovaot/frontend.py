@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import blake3
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
@@ -26,7 +26,7 @@ class LoadedModel:
 
     model: ModelProto
     source_name: str
-    source_sha256: str
+    source_digest: str
 
 
 def read_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]:
@@ -75,25 +75,24 @@ def infer_shapes(model: ModelProto, name: str) -> ModelProto:
 
 
 def source_digest(source: str | os.PathLike | ModelProto) -> str:
-    """sha256 identifying the input: a file's bytes and its external data files, or a ModelProto's contents.
-
-    Cheap enough to decide whether a package is up to date without loading the model.
+    """'blake3:<hex>' identifying the input: a file's bytes and its external data files, or a ModelProto's
+    contents. Cheap enough (≈4 GB/s) to decide whether a package is up to date without loading the model.
     """
     if isinstance(source, ModelProto):
-        return hashlib.sha256(source.SerializeToString(deterministic=True)).hexdigest()
+        return "blake3:" + blake3.blake3(source.SerializeToString(deterministic=True)).hexdigest()
     path = Path(source)
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
-    digest = hashlib.sha256(path.read_bytes())
+    digest = blake3.blake3(path.read_bytes())
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeWarning, ValueError):
-        return digest.hexdigest()  # not ONNX: loading will say so
+        return "blake3:" + digest.hexdigest()  # not ONNX: loading will say so
     locations = sorted({e.value for t in _all_tensors(model) for e in t.external_data if e.key == "location"})
     for location in locations:
         external = path.parent / location
         digest.update(location.encode() + (external.read_bytes() if external.is_file() else b"<missing>"))
-    return digest.hexdigest()
+    return "blake3:" + digest.hexdigest()
 
 
 def load(source: str | os.PathLike | ModelProto, digest: str | None = None) -> LoadedModel:
@@ -102,4 +101,4 @@ def load(source: str | os.PathLike | ModelProto, digest: str | None = None) -> L
     check_model(model, name)
     model, _ = run_passes(model, NORMALIZE_PASSES)
     check_model(model, name)
-    return LoadedModel(model=infer_shapes(model, name), source_name=name, source_sha256=digest)
+    return LoadedModel(model=infer_shapes(model, name), source_name=name, source_digest=digest)

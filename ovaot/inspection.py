@@ -41,7 +41,7 @@ def package_report(manifest: Manifest) -> dict[str, Any]:
         "target": manifest.target,
         "ovaot_version": manifest.ovaot_version,
         "openvino_version": manifest.openvino_version,
-        "source": {"name": manifest.source_name, "sha256": manifest.source_sha256},
+        "source": {"name": manifest.source_name, "digest": manifest.source_digest},
         "options": manifest.options,
         "partitions": plans[0]["partitions"],
         "plans": plans,

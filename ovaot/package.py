@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import blake3
+
 from ovaot.errors import PackageError
 from ovaot.manifest import MANIFEST_NAME, Manifest, Member
 
@@ -24,16 +26,27 @@ SIGNATURE_NAME = "manifest.sig"  # the manifest's Ed25519 signature, when the pa
 # Fixed metadata so the same members always give the same bytes.
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o644 << 16
-# Binary artifacts are stored uncompressed so a loader can use them in place.
+# Binary artifacts are stored uncompressed so a loader can use them in place, their data starting at a
+# multiple of _ALIGNMENT bytes (OpenVINO runs an imported blob's weights where they lie).
 _COMPRESSED_SUFFIXES = (".xml", ".json", ".onnx")
+_ALIGNMENT = 64
+_PADDING_FIELD = 0xD935  # the extra-field id Android's zipalign uses for padding
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def blake3_digest(data: bytes | memoryview) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+def _digests(member: Member) -> list[tuple[str, Any, str]]:
+    return [("BLAKE3", blake3_digest, member.blake3), ("sha256", sha256, member.sha256)]
+
+
 def describe_members(members: Mapping[str, bytes]) -> dict[str, Member]:
-    return {name: Member(sha256=sha256(data), size=len(data)) for name, data in sorted(members.items())}
+    return {name: Member(size=len(data), blake3=blake3_digest(data)) for name, data in sorted(members.items())}
 
 
 def write_package(
@@ -64,12 +77,20 @@ def write_package(
                 info.create_system = 3
                 compressed = name.endswith(_COMPRESSED_SUFFIXES)
                 info.compress_type = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+                if not compressed:
+                    info.extra = _padding(raw.tell() + _LOCAL_HEADER.size + len(name.encode()))
                 archive.writestr(info, entries[name])
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _padding(data_offset: int) -> bytes:
+    """An extra field that moves a member's data from `data_offset` to the next multiple of _ALIGNMENT."""
+    pad = (-(data_offset + 4)) % _ALIGNMENT
+    return struct.pack("<HH", _PADDING_FIELD, pad) + bytes(pad)
 
 
 # What zipfile raises on damaged archives, one way or another.
@@ -183,15 +204,19 @@ class PackageReader:
     def _check(self, name: str) -> None:
         expected = self.manifest.members[name]
         data = self._member_bytes(name)
-        if len(data) != expected.size or hashlib.sha256(data).hexdigest() != expected.sha256:
-            raise PackageError(f"{self.path}: member {name!r} does not match its sha256 in the manifest")
+        checks = [(label, digest, recorded) for label, digest, recorded in _digests(expected) if recorded]
+        if len(data) != expected.size:
+            raise PackageError(f"{self.path}: member {name!r} does not have its size in the manifest")
+        for digest_name, digest, recorded in checks:
+            if digest(data) != recorded:
+                raise PackageError(f"{self.path}: member {name!r} does not match its {digest_name} in the manifest")
         self._verified.add(name)
 
     def verify(self) -> None:
-        """Check every member's size and sha256 against the manifest before anything runs.
+        """Check every member's size and hash against the manifest (`ovaot verify`, up-to-date checks).
 
-        Uncompressed members are hashed in place from a memory map, several at once (hashlib releases the
-        GIL); a member verified here is not hashed again when it is read.
+        A loader need not: read() and view() check each member they hand out. Uncompressed members are
+        hashed in place from a memory map, several at once (the hashes release the GIL).
         """
         names = sorted(self.manifest.members, key=lambda n: -self.manifest.members[n].size)
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(names)))) as pool:
@@ -199,10 +224,17 @@ class PackageReader:
                 future.result()
 
     def read(self, name: str) -> bytes:
-        """A member's bytes, checked against its sha256 unless verify() already did."""
+        """A member's bytes, checked against the manifest's digest first."""
+        return bytes(self.view(name))
+
+    def view(self, name: str) -> bytes | memoryview:
+        """A member checked against the manifest's digest first; an uncompressed one in place, not copied.
+
+        A view keeps the archive's memory map open after close(), until the view itself is gone.
+        """
         if name not in self._verified:
             self._check(name)
-        return bytes(self._member_bytes(name))
+        return self._member_bytes(name)
 
     def close(self) -> None:
         self._archive.close()

@@ -1,4 +1,4 @@
-"""Optional Ed25519 signatures over manifest.json (which already holds every member's sha256).
+"""Optional Ed25519 signatures over manifest.json (which already holds every member's BLAKE3 hash).
 
 Uses the `cryptography` package (install `ovaot[sign]`). The signature is the archive member manifest.sig;
 a loader given trusted public keys refuses a package whose signature is missing or matches none of them.

@@ -18,7 +18,7 @@ from onnx.reference import ReferenceEvaluator
 
 from ovaot.errors import DeviceError, first_line
 from ovaot.graph import GraphIndex
-from ovaot.loader.openvino_runner import input_binding
+from ovaot.loader.openvino_runner import port_binding
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def mismatch(
     if any(not isinstance(values.get(n), np.ndarray) for n in [*consumes, *produces]):
         return ""  # non-tensor or unknown values: nothing to compare
     try:
-        feed = [values[name] for name in input_binding(compiled, consumes, ports)]
+        feed = [values[name] for name in port_binding([p.get_names() for p in compiled.inputs], consumes, ports)]
         results = compiled.create_infer_request().infer(feed)
     except (RuntimeError, DeviceError) as exc:
         return f"OpenVINO fails to run it: {first_line(exc)}"
@@ -77,7 +77,7 @@ def failing_nodes(
         single, consumes, produces = index.extract(model, [node_id], "validate_node")
         try:
             compiled = core.compile_model(core.read_model(single.SerializeToString()), "CPU", config)
-            ports = input_binding(compiled, consumes)
+            ports = port_binding([p.get_names() for p in compiled.inputs], consumes)
             compiled = shipped(core, _exported(compiled), "CPU", config)
         except RuntimeError as exc:
             failures[node_id] = f"OpenVINO cannot compile it alone ({first_line(exc)})"

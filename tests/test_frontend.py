@@ -88,9 +88,9 @@ def test_constant_nodes_become_initializers_and_nodes_get_unique_names():
 
 def test_source_hash_identifies_the_model():
     model = _ir3_model_with_initializer_inputs()
-    first = frontend.load(model).source_sha256
-    assert frontend.load(model).source_sha256 == first
+    first = frontend.load(model).source_digest
+    assert frontend.load(model).source_digest == first
     weight = numpy_helper.to_array(model.graph.initializer[0]).copy()
     weight[0, 0] += 1.0
     model.graph.initializer[0].CopyFrom(numpy_helper.from_array(weight, "w"))
-    assert frontend.load(model).source_sha256 != first
+    assert frontend.load(model).source_digest != first

@@ -14,6 +14,7 @@ import pytest
 
 import ovaot
 from ovaot.errors import DeviceError, InputError, PackageError
+from ovaot.loader.verify import verify_package
 from ovaot.package import PackageReader
 from tests.conftest import compile_and_load
 
@@ -84,7 +85,7 @@ def test_bad_feeds_are_refused_with_the_input_named(feed: dict, message: str, ti
 
 def _rewrite_member(package: Path, name: str, data: bytes, fix_manifest: bool) -> None:
     from ovaot.manifest import Manifest, Member
-    from ovaot.package import sha256, write_package
+    from ovaot.package import blake3_digest, write_package
 
     with PackageReader(package) as reader:
         manifest = reader.manifest
@@ -92,7 +93,7 @@ def _rewrite_member(package: Path, name: str, data: bytes, fix_manifest: bool) -
     members[name] = data
     if fix_manifest:
         manifest = Manifest(
-            **{**manifest.__dict__, "members": {**manifest.members, name: Member(sha256(data), len(data))}}
+            **{**manifest.__dict__, "members": {**manifest.members, name: Member(len(data), blake3_digest(data))}}
         )
         write_package(package, manifest, members)
         return
@@ -120,15 +121,25 @@ def test_a_blob_that_will_not_import_falls_back_to_the_bundled_ir(tiny_cnn, tmp_
 def test_a_member_that_does_not_match_its_hash_is_refused(tiny_cnn, tmp_path: Path):
     result, _ = compile_and_load(tiny_cnn, tmp_path)
     package = tmp_path / "model.ovpkg"
-    member = result.manifest.partitions[0].artifacts["ir_xml"]
-    size = result.manifest.members[member].size
-    _rewrite_member(package, member, b"<" * size, fix_manifest=False)  # same size, other bytes
-    with pytest.raises(PackageError, match=f"member '{member}' does not match its sha256"):
+    blob = result.manifest.partitions[0].blobs["CPU"]
+    _rewrite_member(package, blob, b"\0" * result.manifest.members[blob].size, fix_manifest=False)
+    with pytest.raises(PackageError, match=f"member '{blob}' does not match its BLAKE3"):
         ovaot.load(package)
     compile_and_load(tiny_cnn, tmp_path)
-    _rewrite_member(package, member, b"<xml/>", fix_manifest=False)
+    _rewrite_member(package, blob, b"<xml/>", fix_manifest=False)
     with pytest.raises(PackageError, match="is 6 bytes, the manifest says"):
         ovaot.load(package)
+
+
+def test_a_damaged_member_the_loader_does_not_use_is_left_to_ovaot_verify(tiny_cnn, tmp_path: Path):
+    # The loader checks what it hands to OpenVINO; the IR is unused while the blob imports.
+    result, _ = compile_and_load(tiny_cnn, tmp_path)
+    package = tmp_path / "model.ovpkg"
+    member = result.manifest.partitions[0].artifacts["ir_xml"]
+    _rewrite_member(package, member, b"<" * result.manifest.members[member].size, fix_manifest=False)
+    assert [p.how for p in ovaot.load(package).placements] == [["blob"]]
+    report = verify_package(package)
+    assert not report.ok and f"member '{member}' does not match its BLAKE3" in report.integrity
 
 
 def test_not_a_package_is_a_package_error(tmp_path: Path):
@@ -138,3 +149,27 @@ def test_not_a_package_is_a_package_error(tmp_path: Path):
         ovaot.load(junk)
     with pytest.raises(PackageError, match="no such package"):
         ovaot.load(tmp_path / "absent.ovpkg")
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_run_many_on_asynchronous_requests_gives_each_feed_its_own_result_in_order(tiny_cnn, tmp_path, in_flight):
+    _, session = compile_and_load(tiny_cnn, tmp_path)
+    feeds = [{"image": np.random.default_rng(i).random((1, 1, 28, 28), dtype=np.float32)} for i in range(7)]
+    reference = onnxruntime.InferenceSession(tiny_cnn.SerializeToString())
+    results = session.run_many(feeds, in_flight=in_flight)
+    assert len(results) == len(feeds)
+    for (got,), feed in zip(results, feeds):
+        np.testing.assert_allclose(got, reference.run(None, feed)[0], rtol=1e-4, atol=1e-6)
+
+
+def test_a_package_without_ir_runs_its_blob_and_says_so_when_the_blob_is_unusable(tiny_cnn, tmp_path: Path):
+    result, session = compile_and_load(tiny_cnn, tmp_path, portable_ir=False)
+    package = tmp_path / "model.ovpkg"
+    assert not [m for m in result.manifest.members if m.endswith((".xml", ".bin"))]
+    image = np.random.default_rng(2).random((1, 1, 28, 28), dtype=np.float32)
+    (want,) = onnxruntime.InferenceSession(tiny_cnn.SerializeToString()).run(None, {"image": image})
+    np.testing.assert_allclose(session.run(None, {"image": image})[0], want, rtol=1e-4, atol=1e-6)
+    blob = result.manifest.partitions[0].blobs["CPU"]
+    _rewrite_member(package, blob, b"not a compiled model", fix_manifest=True)
+    with pytest.raises(DeviceError, match="holds no IR to compile"):
+        ovaot.load(package)

@@ -29,7 +29,7 @@ def test_num_of_threads_is_applied_and_recorded(tmp_path: Path):
     assert manifest.partitions[0].compile_config["INFERENCE_NUM_THREADS"] == "1"
     session = ovaot.load(tmp_path / "m.ovpkg", num_of_threads=2)
     compiled = session._runners[0].compiled
-    assert compiled.get_property("INFERENCE_NUM_THREADS") == 2
+    assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 2
     np.testing.assert_allclose(session.run(None, {"image": IMAGE})[0], _expected(), rtol=1e-4, atol=1e-6)
 
 

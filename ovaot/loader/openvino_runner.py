@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import queue
 import threading
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
-import openvino as ov
-
 from ovaot.errors import DeviceError, first_line
+from ovaot.loader import ov_c
 from ovaot.manifest import Partition
 from ovaot.package import PackageReader
 
 log = logging.getLogger(__name__)
 
+Compiled = ov_c.CompiledModel
 
-def compile_ir(
-    core: ov.Core, reader: PackageReader, partition: Partition, device: str, config: dict
-) -> ov.CompiledModel:
-    weights = np.frombuffer(reader.read(partition.artifacts["ir_bin"]), dtype=np.uint8)
-    model = core.read_model(reader.read(partition.artifacts["ir_xml"]).decode(), ov.Tensor(weights))
-    return core.compile_model(model, device, config)
+
+def compile_ir(core: ov_c.Core, reader: PackageReader, partition: Partition, device: str, config: dict) -> Compiled:
+    if "ir_xml" not in partition.artifacts:
+        raise DeviceError(
+            f"partition {partition.index}: no usable blob for {device}, and the package holds no IR to compile "
+            "(it was compiled with --no-ir)"
+        )
+    xml = bytes(reader.view(partition.artifacts["ir_xml"]))
+    return core.compile_model_from_memory(xml, reader.view(partition.artifacts["ir_bin"]), device, config)
 
 
 def open_compiled(
-    core: ov.Core,
+    core: ov_c.Core,
     reader: PackageReader,
     partition: Partition,
     asked: str,
@@ -35,20 +39,21 @@ def open_compiled(
     config: dict[str, str],
     strict: bool,
     use_blob: bool = True,
-) -> tuple[ov.CompiledModel, str]:
+) -> tuple[Compiled, str]:
     """The partition compiled for `device`: the blob built for `asked` when it imports, else the IR.
 
+    The blob is imported from the package's memory map, not copied: OpenVINO runs its weights in place.
     Returns the compiled model and how it was obtained ("blob" or "ir").
     """
     member = partition.blobs.get(asked) if use_blob else None
     if member is None:
         return compile_ir(core, reader, partition, device, config), "ir"
     built_with = partition.blob_built_with.get(asked, {}).get("openvino_version")
-    if built_with is not None and built_with != ov.get_version():
-        reason = f"it was built with OpenVINO {built_with}, this is {ov.get_version()}"
+    if built_with is not None and built_with != ov_c.version():
+        reason = f"it was built with OpenVINO {built_with}, this is {ov_c.version()}"
     else:
         try:
-            return core.import_model(reader.read(member), device, config), "blob"
+            return core.import_model(reader.view(member), device, config), "blob"
         except RuntimeError as exc:
             reason = f"it does not import on this host: {first_line(exc)}"
     if strict:
@@ -62,41 +67,39 @@ def open_compiled(
     return compile_ir(core, reader, partition, device, config), "ir"
 
 
-def input_binding(compiled: ov.CompiledModel, consumes: list[str], recorded: list[str] = ()) -> list[str]:
-    """The tensor each input port of `compiled` takes, in port order: by tensor name, else as recorded.
+def port_binding(ports: Sequence[Collection[str]], tensors: list[str], recorded: Sequence[str] = ()) -> list[str]:
+    """The tensor each port takes or gives, in port order: by tensor name, else as recorded at compile time.
 
-    OpenVINO renames a parameter that feeds a result directly (an identity Einsum, an inference Dropout):
-    the imported blob's port carries only the output's name. The compiler records the binding it saw
-    before export (Partition.input_ports); OpenVINO may also drop parameters nothing reads.
+    OpenVINO renames a parameter that feeds a result directly (an identity Einsum): the imported blob's port
+    carries only the output's name. The compiler records the binding it saw before export
+    (Partition.input_ports); OpenVINO may also drop parameters nothing reads.
     """
     binding = []
-    for position, port in enumerate(compiled.inputs):
-        named = [name for name in consumes if name in port.get_names()]
+    for position, names in enumerate(ports):
+        named = [name for name in tensors if name in names]
         if named:
             binding.append(named[0])
-        elif len(recorded) == len(compiled.inputs):
+        elif len(recorded) == len(ports):
             binding.append(recorded[position])
         else:
-            raise DeviceError(f"compiled partition input {sorted(port.get_names())} matches none of {consumes}")
+            raise DeviceError(f"compiled partition port {sorted(names)} matches none of {tensors}")
     return binding
 
 
 class CompiledPartition:
     """A partition compiled for one device, with a pool of infer requests so concurrent runs never share one."""
 
-    def __init__(self, compiled: ov.CompiledModel, partition: Partition, device: str, how: str) -> None:
+    def __init__(self, compiled: Compiled, partition: Partition, device: str, how: str) -> None:
         self.compiled = compiled
         self.device = device
         self.how = how
-        self._inputs = input_binding(compiled, partition.consumes, partition.input_ports)
-        self._outputs = {name: self._output_index(name, partition) for name in partition.produces}
-        self._requests: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
-
-    def _output_index(self, name: str, partition: Partition) -> int:
-        for i, port in enumerate(self.compiled.outputs):
-            if name in port.get_names():
-                return i
-        raise DeviceError(f"partition {partition.index}: compiled model has no output {name!r}")
+        self._inputs = port_binding([p.names for p in compiled.inputs], partition.consumes, partition.input_ports)
+        given = port_binding([p.names for p in compiled.outputs], partition.produces, partition.produces)
+        self._outputs = [(given.index(name), name) for name in partition.produces if name in given]
+        missing = sorted(set(partition.produces) - set(given))
+        if missing:
+            raise DeviceError(f"partition {partition.index}: compiled model has no output {missing[0]!r}")
+        self._requests: queue.SimpleQueue[ov_c.InferRequest] = queue.SimpleQueue()
 
     def run(self, env: dict[str, Any]) -> None:
         try:
@@ -104,11 +107,36 @@ class CompiledPartition:
         except queue.Empty:
             request = self.compiled.create_infer_request()
         try:
-            values = request.infer([env[name] for name in self._inputs]).to_tuple()
-            for name, i in self._outputs.items():
+            values = request.infer([env[name] for name in self._inputs])
+            for i, name in self._outputs:
                 env[name] = values[i]
         finally:
             self._requests.put(request)
+
+    def run_pipelined(self, envs: Iterable[dict[str, Any]], in_flight: int) -> Iterator[dict[str, Any]]:
+        """Run many inputs with `in_flight` asynchronous infer requests; results come back in input order.
+
+        OpenVINO's own queueing: each request is started and the oldest waited for (the wait releases the GIL),
+        so no Python thread per request is needed.
+        """
+        requests = [self.compiled.create_infer_request() for _ in range(max(1, in_flight))]
+        pending: collections.deque[tuple[ov_c.InferRequest, dict[str, Any]]] = collections.deque()
+
+        def finish() -> dict[str, Any]:
+            request, env = pending.popleft()
+            request.wait()
+            values = request.outputs()
+            env.update((name, values[i]) for i, name in self._outputs)
+            return env
+
+        for number, env in enumerate(envs):
+            if len(pending) == len(requests):
+                yield finish()
+            request = requests[number % len(requests)]
+            request.start_async([env[name] for name in self._inputs])
+            pending.append((request, env))
+        while pending:
+            yield finish()
 
 
 class MultiDevicePartition:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.util
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "ov_compiled_model_output_by_index": [_H, _SIZE, _OUT],
     "ov_compiled_model_create_infer_request": [_H, _OUT],
     "ov_compiled_model_get_property": [_H, _STR, _OUT],
+    "ov_compiled_model_export_model": [_H, _STR],
     "ov_port_get_any_name": [_H, _OUT],
     "ov_port_get_element_type": [_H, _P(_ENUM)],
     "ov_port_get_partial_shape": [_H, _P(_PartialShape)],
@@ -76,6 +78,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "ov_shape_free": [_P(_Shape)],
     "ov_infer_request_set_input_tensor_by_index": [_H, _SIZE, _H],
     "ov_infer_request_get_output_tensor_by_index": [_H, _SIZE, _OUT],
+    "ov_infer_request_get_input_tensor_by_index": [_H, _SIZE, _OUT],
     "ov_infer_request_infer": [_H],
     "ov_infer_request_start_async": [_H],
     "ov_infer_request_wait": [_H],
@@ -339,6 +342,10 @@ class CompiledModel(_Owned):
         _check("ov_compiled_model_get_property", self._handle, key.encode(), ctypes.byref(value))
         return _take_string(value.value)
 
+    def export_model(self, path: str | os.PathLike) -> None:
+        """Write the compiled model as a blob file (what Core.import_model reads)."""
+        _check("ov_compiled_model_export_model", self._handle, os.fsencode(path))
+
     def create_infer_request(self) -> InferRequest:
         return InferRequest(_out("ov_compiled_model_create_infer_request", self._handle), self)
 
@@ -378,7 +385,8 @@ class InferRequest(_Owned):
     def _set_inputs(self, inputs: Sequence[np.ndarray]) -> None:
         if len(inputs) != len(self._model.inputs):
             raise ValueError(f"expected {len(self._model.inputs)} inputs, got {len(inputs)}")
-        arrays = [np.ascontiguousarray(value) for value in inputs]
+        # np.ascontiguousarray would turn a 0-d array into shape (1,)
+        arrays = [np.require(value, requirements="C") for value in inputs]
         for index, array in enumerate(arrays):
             if array.dtype not in _CODES:
                 raise TypeError(f"input {index}: dtype {array.dtype} has no OpenVINO element type here")
@@ -398,14 +406,10 @@ class InferRequest(_Owned):
         lib = _lib()
         tensor = _out("ov_infer_request_get_output_tensor_by_index", self._handle, index)
         try:
-            code, shape, size, data = _ENUM(), _Shape(), ctypes.c_size_t(), ctypes.c_void_p()
+            code, size, data = _ENUM(), ctypes.c_size_t(), ctypes.c_void_p()
             _check("ov_tensor_get_element_type", tensor, ctypes.byref(code))
             _check("ov_tensor_get_byte_size", tensor, ctypes.byref(size))
-            _check("ov_tensor_get_shape", tensor, ctypes.byref(shape))
-            try:
-                dims = [shape.dims[i] for i in range(shape.rank)]
-            finally:
-                lib.ov_shape_free(ctypes.byref(shape))
+            dims = self._output_dims(index, tensor, size.value, _dtype(code.value))
             result = np.empty(dims, _dtype(code.value))
             if result.nbytes != size.value:
                 raise RuntimeError(f"output {index}: {size.value} bytes do not fill a {result.dtype}{dims} array")
@@ -415,6 +419,23 @@ class InferRequest(_Owned):
             return result
         finally:
             lib.ov_tensor_free(tensor)
+
+    def _output_dims(self, index: int, tensor: int, size: int, dtype: np.dtype) -> list[int]:
+        """The output's run-time shape. ov_tensor_get_shape refuses rank 0 (ov_shape_create wants rank > 0),
+        so a scalar is known from its port, or from its size when the port's rank is dynamic."""
+        port_shape = self._model.outputs[index].shape
+        if port_shape == ():
+            return []
+        shape = _Shape()
+        status = _lib().ov_tensor_get_shape(tensor, ctypes.byref(shape))
+        if status == 0:
+            try:
+                return [shape.dims[i] for i in range(shape.rank)]
+            finally:
+                _lib().ov_shape_free(ctypes.byref(shape))
+        if port_shape is None and size == dtype.itemsize:
+            return []
+        raise RuntimeError(f"ov_tensor_get_shape failed (ov_status_e {status}) on output {index}")
 
     def close(self) -> None:
         super().close()

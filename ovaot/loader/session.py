@@ -9,9 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import openvino as ov
-
 from ovaot.errors import InputError
+from ovaot.loader import ov_c
 from ovaot.loader.fallback_runner import FallbackRunner
 from ovaot.loader.feeds import check_feed
 from ovaot.loader.openvino_runner import CompiledPartition, MultiDevicePartition, open_compiled
@@ -61,9 +60,8 @@ class Session:
                 from ovaot.signing import check_signature
 
                 check_signature(reader.manifest_bytes, reader.signature, trusted_keys, str(path))
-            reader.verify()
             has_openvino = any(p.kind == "openvino" for plan in self.manifest.plans for p in plan.partitions)
-            core = ov.Core() if has_openvino else None
+            core = ov_c.Core() if has_openvino else None
             host = HostDevices(core.available_devices if core else [], device_id)
             self.plan, choices = choose_plan(self.manifest, host, strict)
             self._runners = [
@@ -76,7 +74,7 @@ class Session:
 
     @staticmethod
     def _runner(
-        core: ov.Core | None,
+        core: ov_c.Core | None,
         reader: PackageReader,
         partition: Partition,
         choice: Choice | None,
@@ -117,14 +115,18 @@ class Session:
     def get_outputs(self) -> list[IOInfo]:
         return [IOInfo(v.name, v.shape, v.type) for v in self.manifest.outputs]
 
-    def run(
-        self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: object = None
-    ) -> list[Any]:
-        """Run the model; return the requested outputs (all of them when output_names is None), in order."""
+    def _wanted(self, output_names: Sequence[str] | None) -> list[str]:
         wanted = list(output_names) if output_names else self._output_names
         unknown = [n for n in wanted if n not in self._output_names]
         if unknown:
             raise InputError(f"unknown output {unknown[0]!r}; the model's outputs are {self._output_names}")
+        return wanted
+
+    def run(
+        self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: object = None
+    ) -> list[Any]:
+        """Run the model; return the requested outputs (all of them when output_names is None), in order."""
+        wanted = self._wanted(output_names)
         env: dict[str, Any] = check_feed(self.manifest.inputs, input_feed)
         for runner, release in zip(self._runners, self._release):
             runner.run(env)
@@ -135,9 +137,18 @@ class Session:
     def run_many(
         self, feeds: Sequence[Mapping[str, Any]], output_names: Sequence[str] | None = None, in_flight: int = 4
     ) -> list[list[Any]]:
-        """Run several feeds with up to `in_flight` requests at once (spread across devices for MULTI)."""
+        """Run several feeds with up to `in_flight` infer requests at once; results in feed order.
+
+        A plan that is one OpenVINO partition on one device runs on OpenVINO's asynchronous requests; other
+        plans (fallback partitions between, MULTI's devices) run whole feeds on `in_flight` threads.
+        """
+        wanted = self._wanted(output_names)
+        (runner,) = self._runners if len(self._runners) == 1 else (None,)
+        if isinstance(runner, CompiledPartition):
+            envs = (check_feed(self.manifest.inputs, feed) for feed in feeds)
+            return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
         with ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix="ovaot-run") as pool:
-            return list(pool.map(lambda feed: self.run(output_names, feed), feeds))
+            return list(pool.map(lambda feed: self.run(wanted, feed), feeds))
 
 
 def _last_uses(partitions: list[Partition], keep: set[str]) -> list[list[str]]:

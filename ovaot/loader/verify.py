@@ -6,9 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import openvino as ov
-
 from ovaot.errors import OvaotError, first_line
+from ovaot.loader import ov_c
 from ovaot.loader.placement import HostDevices, choose_plan
 from ovaot.package import PackageReader
 
@@ -48,15 +47,15 @@ def verify_package(path: str | Path) -> VerifyReport:
         report.problems.append(str(exc))
         return report
     with reader:
-        core = ov.Core()
-        host = HostDevices(core.available_devices)
+        core = ov_c.Core()
+        host = HostDevices(core.available_devices())
         for plan in reader.manifest.plans:
             for partition in plan.partitions:
                 for device, member in partition.blobs.items():
                     check = BlobCheck(plan.name, partition.index, device, "device absent")
                     if host.resolve(device) is not None:
                         try:
-                            core.import_model(reader.read(member), device, partition.compile_config)
+                            core.import_model(reader.view(member), device, partition.compile_config).close()
                             check.status = "imports"
                         except RuntimeError as exc:
                             check.status, check.reason = "fails", first_line(exc)
