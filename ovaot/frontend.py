@@ -15,7 +15,7 @@ from onnx import ModelProto
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
 from ovaot.passes.weights import weights_aside
-from ovaot.typeprop import complete_element_types
+from ovaot.typeprop import complete_element_types, refine_if_shapes
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def infer_shapes(model: ModelProto, name: str) -> ModelProto:
         model = inferred
     except Exception as exc:  # shape inference is an aid, not a gate
         log.warning("%s: shape inference failed, continuing without it: %s", name, exc)
+    if refine_if_shapes(model):
+        return infer_shapes(model, name)  # what follows the If can now be inferred too
     complete_element_types(model)
     return model
 

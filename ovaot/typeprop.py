@@ -52,3 +52,68 @@ def complete_element_types(model: ModelProto) -> int:
                 known[actual] = type_proto
                 added += 1
     return added
+
+
+def refine_if_shapes(model: ModelProto) -> int:
+    """Give an If's outputs the shape both branches agree on, where shape inference left them unranked.
+
+    Exporters often declare branch outputs with an element type only, and ONNX's If inference keeps the
+    declared type: everything downstream then has unknown rank, which the CPU plugin does not run, so it
+    would all go to the fallback with the If. Each branch is inferred here on its own, as a graph whose
+    inputs are the outer values it reads. Returns how many outputs were refined.
+    """
+    graph = model.graph
+    known = {v.name: v for v in [*graph.input, *graph.value_info, *graph.output] if v.type.HasField("tensor_type")}
+    for weight in graph.initializer:
+        known.setdefault(weight.name, helper.make_tensor_value_info(weight.name, weight.data_type, weight.dims))
+    # small constants (axes, shapes) go in with their values, which inference reads
+    small = {t.name: t for t in graph.initializer if t.ByteSize() <= 4096}
+    refined = 0
+    for node in graph.node:
+        if node.op_type != "If" or node.domain not in ("", "ai.onnx"):
+            continue
+        if all(o in known and known[o].type.tensor_type.HasField("shape") for o in node.output):
+            continue
+        branches = {a.name: a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}
+        shapes = [_branch_output_types(model, branches.get(b), known, small) for b in ("then_branch", "else_branch")]
+        if shapes[0] is None or shapes[0] != shapes[1]:
+            continue
+        for name, type_proto in zip(node.output, shapes[0]):
+            if type_proto.tensor_type.HasField("shape") and not (name in known and _has_shape(known[name])):
+                info = helper.make_value_info(name, type_proto)
+                kept = [v for v in graph.value_info if v.name != name]
+                del graph.value_info[:]
+                graph.value_info.extend([*kept, info])
+                known[name] = info
+                refined += 1
+    return refined
+
+
+def _has_shape(value: onnx.ValueInfoProto) -> bool:
+    return value.type.tensor_type.HasField("shape")
+
+
+def _branch_output_types(
+    model: ModelProto, branch: onnx.GraphProto | None, known: dict, constants: dict
+) -> list[TypeProto] | None:
+    """The branch's output types inferred from its nodes, or None when they cannot be."""
+    if branch is None:
+        return None
+    produced = {o for n in branch.node for o in n.output} | {t.name for t in branch.initializer}
+    outer = sorted({i for n in branch.node for i in n.input if i and i not in produced})
+    if any(name not in known for name in outer):
+        return None
+    outputs = [onnx.ValueInfoProto(name=o.name) for o in branch.output]
+    inputs = [known[name] for name in outer if name not in constants]
+    weights = [*branch.initializer, *(constants[name] for name in outer if name in constants)]
+    standalone = helper.make_graph(list(branch.node), "branch", inputs, outputs, weights)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(
+            helper.make_model(standalone, opset_imports=model.opset_import, ir_version=model.ir_version),
+            strict_mode=False,
+        )
+    except Exception:  # shape inference is an aid, not a gate
+        return None
+    types = {v.name: v.type for v in [*inferred.graph.output, *inferred.graph.value_info]}
+    found = [types.get(o.name) for o in branch.output]
+    return None if any(t is None for t in found) else found
