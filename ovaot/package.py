@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import stat
 import struct
-import tempfile
 import threading
 import zipfile
 import zlib
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,8 @@ _PADDING_FIELD = 0xD935  # the extra-field id Android's zipalign uses for paddin
 
 
 def sha256(data: bytes) -> str:
+    import hashlib  # schema 1.0 packages only; the loader need not load OpenSSL
+
     return hashlib.sha256(data).hexdigest()
 
 
@@ -56,6 +55,8 @@ def write_package(
 
     With a signing key (an Ed25519 private key in PEM), manifest.sig holds the manifest's signature.
     """
+    import tempfile  # the compiler side only: the loader never writes
+
     path = Path(path)
     assert set(manifest.members) == set(members), "manifest must describe exactly the members"
     manifest_bytes = manifest.to_json().encode()
@@ -218,6 +219,8 @@ class PackageReader:
         A loader need not: read() and view() check each member they hand out. Uncompressed members are
         hashed in place from a memory map, several at once (the hashes release the GIL).
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         names = sorted(self.manifest.members, key=lambda n: -self.manifest.members[n].size)
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, max(1, len(names)))) as pool:
             for future in [pool.submit(self._check, name) for name in names]:

@@ -22,7 +22,10 @@ from ovaot.loader.openvino_runner import port_binding
 
 log = logging.getLogger(__name__)
 
-RTOL, ATOL = 1e-3, 1e-5
+# Elementwise rtol/atol, plus an absolute slack relative to the tensor's largest finite magnitude: a layer that
+# sums thousands of products in another order differs near zero by far more than 1e-5 (with rtol alone,
+# validation moved 24 of alexnet's layers to the fallback), while a wrong kernel is off by the values' size.
+RTOL, ATOL, SCALE_TOL = 1e-3, 1e-5, 1e-4
 
 
 def reference_values(model: ModelProto, feed: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -60,12 +63,17 @@ def mismatch(
         want, got = values[name], by_name.get(name)
         if got is None or got.shape != want.shape:
             return f"{name}: shape {None if got is None else list(got.shape)}, reference {list(want.shape)}"
-        if want.dtype.kind in "fc" and not np.allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True):
+        if want.dtype.kind in "fc" and not np.allclose(got, want, rtol=RTOL, atol=_atol(want), equal_nan=True):
             worst = float(np.nanmax(np.abs(got.astype(np.float64) - want)))
             return f"{name}: differs from onnx.reference by up to {worst:.3g}"
         if want.dtype.kind not in "fc" and not np.array_equal(got.astype(want.dtype), want):
             return f"{name}: differs from onnx.reference"
     return ""
+
+
+def _atol(want: np.ndarray) -> float:
+    finite = np.abs(want[np.isfinite(want)]) if want.size else want
+    return ATOL + SCALE_TOL * float(finite.max(initial=0.0))
 
 
 def failing_nodes(
@@ -77,9 +85,10 @@ def failing_nodes(
         single, consumes, produces = index.extract(model, [node_id], "validate_node")
         try:
             compiled = core.compile_model(core.read_model(single.SerializeToString()), "CPU", config)
-            ports = port_binding([p.get_names() for p in compiled.inputs], consumes)
+            # a node OpenVINO turns into a pass-through loses its input's name: its inputs are by position
+            ports = port_binding([p.get_names() for p in compiled.inputs], consumes, consumes)
             compiled = shipped(core, _exported(compiled), "CPU", config)
-        except RuntimeError as exc:
+        except (RuntimeError, DeviceError) as exc:
             failures[node_id] = f"OpenVINO cannot compile it alone ({first_line(exc)})"
             continue
         reason = mismatch(compiled, consumes, produces, values, ports)

@@ -13,8 +13,9 @@ from benchmarks.conformance import node_cases, run_case
 from ovaot.backend import OvaotBackend, prepare, run_model, supports_device
 
 SAMPLE = node_cases(sample=400, seed=2026)
-# The full run passes 97.0% (artifacts/conformance.md); the sample must not fall below 95%.
-REQUIRED_PASS_RATE = 0.95
+# The full run passes 99.4% of the tensor-only cases (artifacts/conformance.md: 1,843 of 1,855, six of the
+# twelve failures Bernoulli's random draws); the sample must not fall below 98.5%.
+REQUIRED_PASS_RATE = 0.985
 
 
 def test_backend_interface():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +146,8 @@ class Session:
         if isinstance(runner, CompiledPartition):
             envs = (check_feed(self.manifest.inputs, feed) for feed in feeds)
             return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix="ovaot-run") as pool:
             return list(pool.map(lambda feed: self.run(wanted, feed), feeds))
 
