@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import openvino as ov
 from onnx import ModelProto
-from onnx.reference import ReferenceEvaluator
 
 from ovaot.errors import DeviceError, first_line
 from ovaot.graph import GraphIndex
 from ovaot.loader.openvino_runner import port_binding
+from ovaot.loader.reference_fixes import reference_evaluator
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ RTOL, ATOL, SCALE_TOL = 1e-3, 1e-5, 1e-4
 def reference_values(model: ModelProto, feed: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every tensor's value on `feed` by onnx.reference, or None when the reference cannot run the model."""
     try:
-        values = ReferenceEvaluator(model).run(None, dict(feed), intermediate=True)
+        values = reference_evaluator(model).run(None, dict(feed), intermediate=True)
     except Exception as exc:
         log.debug("onnx.reference cannot run the model on a sample set (%s)", exc)
         return None

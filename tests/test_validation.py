@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime
+import pytest
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
@@ -159,3 +161,34 @@ def test_a_dropout_openvino_turns_into_a_renamed_input_runs_in_the_fallback(tmp_
     kept, relu = session.run(None, feed)
     np.testing.assert_array_equal(kept, feed["x"])
     np.testing.assert_array_equal(relu, np.maximum(feed["x"], 0))
+
+
+def _batchnorm_opset9_model() -> onnx.ModelProto:
+    rng = np.random.default_rng(9)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4, 6, 6])
+    nodes = [
+        helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["b"], epsilon=1e-5),
+        helper.make_node("Relu", ["b"], ["y"]),
+    ]
+    model = _model(nodes, [x], [y], opset=9)
+    for name, values in (
+        ("scale", rng.uniform(0.5, 1.5, 4)),
+        ("bias", rng.normal(0, 0.1, 4)),
+        ("mean", rng.normal(0, 0.5, 4)),
+        ("var", rng.uniform(0.5, 1.5, 4)),
+    ):
+        model.graph.initializer.append(onnx.numpy_helper.from_array(values.astype(np.float32), name))
+    return model
+
+
+@pytest.mark.parametrize("options", [{"validate": True}, {"force_fallback": ["BatchNormalization"]}])
+def test_batchnorm_9_is_inference_in_validation_and_in_the_fallback(tmp_path, options):
+    # onnx.reference 1.23 mixes the batch's statistics into BatchNormalization-9 (momentum defaults to 0.9)
+    model = _batchnorm_opset9_model()
+    result, session = compile_and_load(model, tmp_path, **options)
+    expected_kind = "fallback" if "force_fallback" in options else "openvino"
+    assert _placements(result.manifest)["BatchNormalization"][0] == expected_kind
+    feed = {"x": np.random.default_rng(1).standard_normal((2, 4, 6, 6)).astype(np.float32) * 3 + 1}
+    (want,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feed)
+    np.testing.assert_allclose(session.run(None, feed)[0], want, rtol=1e-5, atol=1e-5)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from onnx import ModelProto
-from onnx.reference import ReferenceEvaluator
 
 from ovaot.custom_ops import registered_ops, unregistered
 from ovaot.errors import CompileError
+from ovaot.loader.reference_fixes import reference_evaluator
 
 
 def fallback_artifact(subgraph: ModelProto) -> bytes:
@@ -18,7 +18,7 @@ def fallback_artifact(subgraph: ModelProto) -> bytes:
             "(ovaot.register_op(domain, op_type, fn))"
         )
     try:
-        ReferenceEvaluator(subgraph, new_ops=registered_ops() or None)
+        reference_evaluator(subgraph, registered_ops())
     except Exception as exc:
         ops = sorted({f"{n.domain + '.' if n.domain else ''}{n.op_type}" for n in subgraph.graph.node})
         raise CompileError(

@@ -13,7 +13,8 @@ from ovaot.package import PackageReader
 class FallbackRunner:
     def __init__(self, reader: PackageReader, partition: Partition) -> None:
         import onnx  # imported only when a package has fallback partitions
-        from onnx.reference import ReferenceEvaluator
+
+        from ovaot.loader.reference_fixes import reference_evaluator
 
         self.partition = partition
         missing = unregistered(partition.nodes)
@@ -23,7 +24,7 @@ class FallbackRunner:
                 "in this process: call ovaot.register_op(domain, op_type, kernel) before ovaot.load"
             )
         model = onnx.load_from_string(reader.read(partition.artifacts["onnx"]))
-        self.evaluator = ReferenceEvaluator(model, new_ops=registered_ops() or None)
+        self.evaluator = reference_evaluator(model, registered_ops())
         self._outputs = list(model.graph.output)
 
     def run(self, env: dict[str, Any]) -> None:

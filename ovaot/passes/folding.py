@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 from onnx import ModelProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 from ovaot.graph import node_inputs
+from ovaot.loader.reference_fixes import reference_evaluator
 from ovaot.passes.base import PassResult
 from ovaot.passes.weights import inferred_value_info
 
@@ -130,7 +130,7 @@ class FoldConstants:
             opset_imports=opsets,
         )
         try:
-            results = ReferenceEvaluator(sub).run(None, {})
+            results = reference_evaluator(sub).run(None, {})
         except Exception as exc:  # an op onnx.reference cannot run stays in the graph
             log.debug("fold_constants: leaving %s (%s)", node.name, exc)
             return None
