@@ -23,8 +23,8 @@ from ovaot.loader.reference_fixes import reference_evaluator
 log = logging.getLogger(__name__)
 
 # Elementwise rtol/atol, plus an absolute slack relative to the tensor's largest finite magnitude: a layer that
-# sums thousands of products in another order differs near zero by far more than 1e-5 (with rtol alone,
-# validation moved 24 of alexnet's layers to the fallback), while a wrong kernel is off by the values' size.
+# sums thousands of products in another order can differ near zero by far more than 1e-5 (with the
+# elementwise test alone validation moved 24 of alexnet's nodes), while a wrong kernel is off by the values' size.
 RTOL, ATOL, SCALE_TOL = 1e-3, 1e-5, 1e-4
 
 
