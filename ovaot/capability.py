@@ -52,6 +52,7 @@ class CapabilityQuery:
         self.core = core
         self.device = device
         self.config = config
+        self.converted: ov.Model | None = None  # the whole model, when OpenVINO converted all of it
 
     def _query(self, ov_model: ov.Model) -> set[str]:
         try:
@@ -73,6 +74,7 @@ class CapabilityQuery:
         except RuntimeError as exc:  # not even a partial conversion: ask node by node
             log.debug("OpenVINO cannot convert the model at all (%s); asking node by node", exc)
             return [self._single_node(i, index, model, _op_name(n), True) for i, n in enumerate(index.nodes)]
+        self.converted = None if partial else ov_model
         supported_ops = self._query(ov_model)
         # OpenVINO ops carry the ONNX tensor names they compute; map each back to its ONNX node.
         verdicts: dict[int, list[tuple[str, bool]]] = {}

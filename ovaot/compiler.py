@@ -15,9 +15,17 @@ from onnx import ModelProto
 
 from ovaot import frontend, samples
 from ovaot.capability import Support, apply_overrides, device_capability, device_present, read_capabilities
-from ovaot.codegen.export_worker import ExportJob, export_in_fresh_process
+from ovaot.codegen.export_worker import Exported, ExportJob, ExportWorker
 from ovaot.codegen.fallback import fallback_artifact
-from ovaot.codegen.openvino import convert_partition, device_config, export_blob, passthrough_outputs, save_ir
+from ovaot.codegen.openvino import (
+    convert_partition,
+    device_config,
+    export_blob,
+    lost_outputs,
+    passthrough_outputs,
+    save_ir,
+    with_stable_names,
+)
 from ovaot.errors import CompileError, OvaotError
 from ovaot.graph import GraphIndex
 from ovaot.loader.openvino_runner import port_binding
@@ -157,11 +165,13 @@ def compile(
         log.info("%s is up to date", output)
         return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
-    loaded = frontend.load(model, digest)
-    optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
-    log.info("passes that changed the model: %s", ", ".join(changed) or "none")
-    loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name))
-    manifest, members = build_package(loaded, options, temps, progress)
+    with _Exporter(options.reproducible) as exporter:  # a worker starts now, while the model is loaded
+        loaded = frontend.load(model, digest)
+        optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
+        log.info("passes that changed the model: %s", ", ".join(changed) or "none")
+        # passes consume their input; frontend.load inferred the shapes of the model as it was
+        loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name) if changed else optimised)
+        manifest, members = build_package(loaded, options, exporter, temps, progress)
     if temps is not None:
         temps.manifest(manifest)
     write_package(output, manifest, members, signing_key=sign)
@@ -230,6 +240,7 @@ def _pass_hook(temps: SaveTemps | None, verify: bool) -> StepHook | None:
 def build_package(
     loaded: frontend.LoadedModel,
     options: CompileOptions,
+    exporter: _Exporter,
     temps: SaveTemps | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Manifest, dict[str, bytes]]:
@@ -237,7 +248,6 @@ def build_package(
     target = options.target
     members: dict[str, bytes] = {}
     reference = _reference(loaded.model, options) if options.validate else None
-    exports: list[tuple[str, ExportJob]] = []
     build = {
         "model": loaded.model,
         "options": options,
@@ -245,7 +255,7 @@ def build_package(
         "members": members,
         "temps": temps,
         "reference": reference,
-        "exports": exports if options.reproducible else None,
+        "exporter": exporter,
         "progress": progress,
     }
     plans = [_build_plan("target", target.mode, list(target.devices), **build)]
@@ -253,9 +263,6 @@ def build_package(
     if absent and options.host_variant:
         log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
         plans.append(_build_plan("host", "single", [HOST_DEVICE], **build))
-    # Blobs exported in one fresh process: the same package bytes whatever this process compiled before.
-    blobs = export_in_fresh_process([job for _, job in exports])
-    members.update((member, blob) for (member, _), blob in zip(exports, blobs))
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         ovaot_version=__version__,
@@ -270,6 +277,42 @@ def build_package(
         members=describe_members(members),
     )
     return manifest, members
+
+
+class _Exporter:
+    """Compiles and exports the blobs of a plan.
+
+    reproducible: in one fresh worker process per plan (export_worker), the same bytes whatever this process
+    did before; one worker is started ahead. Otherwise in this process.
+    """
+
+    def __init__(self, reproducible: bool) -> None:
+        self.reproducible = reproducible
+        self._ahead = ExportWorker() if reproducible else None
+
+    def __enter__(self) -> _Exporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+
+    def export(self, core: ov.Core, jobs: list[tuple[ExportJob, ov.Model]]) -> list[Exported]:
+        """One result per job, in order, up to and including the first that OpenVINO refuses."""
+        if not jobs:
+            return []
+        if self.reproducible:
+            worker, self._ahead = self._ahead or ExportWorker(), None
+            return worker.export([job for job, _ in jobs])
+        results = []
+        for job, ov_model in jobs:
+            try:
+                blob, precision = export_blob(core, ov_model, job.device, job.config)
+            except CompileError as exc:
+                results.append(Exported(error=str(exc)))
+                break
+            results.append(Exported(blob=blob, precision=precision))
+        return results
 
 
 def _label_nodes(mode: str, devices: list[str], supports: dict[str, list[Support]], count: int):
@@ -316,12 +359,13 @@ def _build_plan(
     members: dict[str, bytes],
     temps: SaveTemps | None,
     reference: list[dict[str, Any]] | None,
-    exports: list[tuple[str, ExportJob]] | None,
+    exporter: _Exporter,
     progress: Callable[[str], None] | None,
 ) -> Plan:
     """Label nodes, partition, generate; nodes OpenVINO rejects go to the fallback and the plan is redone."""
     index = GraphIndex.build(model)
     configs, supports = {}, {}
+    converted = None  # the whole model as OpenVINO converted it for the capability query
     for device in devices:
         present = device_present(core, device)
         configs[device] = device_config(core if present else None, device, options.target.precision, options.provider)
@@ -329,6 +373,7 @@ def _build_plan(
         supports[device] = apply_overrides(
             capability.support(model, index), index, device, options.capabilities, options.force_fallback
         )
+        converted = converted or getattr(capability, "converted", None)
     rejected: dict[int, Support] = {}
     while True:
         decided = [
@@ -337,42 +382,40 @@ def _build_plan(
         ]
         groups = partition(index.users, [label for label, _ in decided])
         built: dict[str, bytes] = {}
-        jobs: list[tuple[str, ExportJob]] = []
         generate = _PlanCodegen(
-            name,
-            mode,
-            devices,
-            model,
-            index,
-            options,
-            core,
-            configs,
-            built,
-            temps,
-            reference,
-            jobs if exports is not None else None,
+            name, mode, devices, model, index, options, core, configs, built, temps, reference, converted
         )
         try:
-            partitions = []
+            pending = []
             for number, group in enumerate(groups):
                 if progress is not None:
                     progress(
                         f"{name}: partition {number + 1}/{len(groups)} ({group.label}, {len(group.node_ids)} nodes)"
                     )
-                partitions.append(generate(number, group, decided))
+                pending.append(generate(number, group, decided))
+            partitions = generate.complete(pending, exporter)
         except PartitionRejected as refusal:
             log.info("%s: %d nodes rejected by OpenVINO; partitioning again", name, len(refusal.rejected))
             rejected.update(refusal.rejected)
+            converted = None  # renamed for a partition that did not last; convert afresh
             continue
         members.update(built)
-        if exports is not None:
-            exports.extend(jobs)
         return Plan(name=name, mode=mode, devices=devices, partitions=partitions)
 
 
 @dataclass
+class _Pending:
+    """A partition generated up to its blobs, which are exported for the whole plan at once."""
+
+    partition: Partition  # without blobs and reported precisions
+    node_ids: list[int]
+    prefix: str  # of its members' names
+    jobs: dict[str, tuple[ExportJob, ov.Model | None]] = field(default_factory=dict)  # device -> job
+
+
+@dataclass
 class _PlanCodegen:
-    """Generates the artifacts of one partition of a plan into `built`."""
+    """Generates the artifacts of the partitions of a plan into `built`."""
 
     plan: str
     mode: str
@@ -385,9 +428,9 @@ class _PlanCodegen:
     built: dict[str, bytes]
     temps: SaveTemps | None
     reference: list[dict[str, Any]] | None
-    exports: list[tuple[str, ExportJob]] | None  # None: keep the blobs exported in this process
+    converted: ov.Model | None  # the whole model converted, reused when one partition holds all of it
 
-    def __call__(self, number: int, group: NodeGroup, decided: list[tuple[str, Support]]) -> Partition:
+    def __call__(self, number: int, group: NodeGroup, decided: list[tuple[str, Support]]) -> _Pending:
         prefix = f"{self.plan}/{number:03d}-{group.label}"
         node_ids = list(group.node_ids)
         subgraph, consumes, produces = self.index.extract(self.model, node_ids, f"{self.plan}_partition_{number}")
@@ -397,41 +440,37 @@ class _PlanCodegen:
         log.info("%s partition %d: %s, %d nodes", self.plan, number, group.label, len(nodes))
         if group.label == FALLBACK:
             self.built[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)
-            return Partition(number, "fallback", [], consumes, produces, nodes, {"onnx": f"{prefix}/model.onnx"})
+            artifacts = {"onnx": f"{prefix}/model.onnx"}
+            return _Pending(Partition(number, "fallback", [], consumes, produces, nodes, artifacts), node_ids, prefix)
         run_on = self.devices if self.mode == "multi" else [group.label]
         precision = self.options.target.precision
         try:
-            ov_model = convert_partition(self.core, subgraph)
-            passthrough = passthrough_outputs(ov_model, consumes)
-            if passthrough:
-                reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
-                rejected = {self.index.producer[n] for n in passthrough if n in self.index.producer}
-                raise PartitionRejected({i: Support(False, reason, "conversion") for i in rejected or node_ids})
-            xml, weights = save_ir(ov_model, compress_to_fp16=precision == "f16")
-            blobs, reported, exported, input_ports = {}, {}, {}, []
-            for device in run_on:
-                if device_present(self.core, device) and device != "AUTO":
-                    exported[device], reported[device], compiled = export_blob(
-                        self.core, ov_model, device, self.configs[device], produces
-                    )
-                    # tensor names are intact before export; an imported blob may have lost some
-                    input_ports = port_binding([p.get_names() for p in compiled.inputs], consumes)
-                    blobs[device] = f"{prefix}/{device}.blob"
-                    if self.exports is None:
-                        self.built[blobs[device]] = exported[device]
-                    else:
-                        self.exports.append((blobs[device], ExportJob(xml, weights, device, self.configs[device])))
+            ov_model = self._convert(subgraph, node_ids, consumes, produces)
         except CompileError as exc:
             reason = f"OpenVINO cannot build its partition: {exc}"
             raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids}) from None
-        self._validate(exported, node_ids, consumes, produces, input_ports)
+        passthrough = passthrough_outputs(ov_model, consumes)
+        if passthrough:
+            reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
+            rejected = {self.index.producer[n] for n in passthrough if n in self.index.producer}
+            raise PartitionRejected({i: Support(False, reason, "conversion") for i in rejected or node_ids})
+        lost = lost_outputs(ov_model, produces)
+        if lost:
+            reason = f"OpenVINO's conversion loses the output tensors {', '.join(lost)}"
+            raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids})
+        # tensor names are intact before export; an imported blob may have lost some
+        input_ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
+        xml, weights = save_ir(ov_model, compress_to_fp16=precision == "f16")
+        jobs = {
+            device: (ExportJob(xml, weights, device, self.configs[device]), ov_model)
+            for device in run_on
+            if device_present(self.core, device) and device != "AUTO"
+        }
         artifacts = {}
-        if self.options.portable_ir or set(blobs) != set(run_on):
+        if self.options.portable_ir or set(jobs) != set(run_on):
             artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
             self.built.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
-        config = self.configs[run_on[0]]
-        built_with = {device: _build_host(self.core, device) for device in blobs}
-        return Partition(
+        partition = Partition(
             number,
             "openvino",
             run_on,
@@ -439,25 +478,53 @@ class _PlanCodegen:
             produces,
             nodes,
             artifacts,
-            blobs,
-            config,
-            precision,
-            reported,
-            built_with,
-            input_ports,
+            compile_config=self.configs[run_on[0]],
+            requested_precision=precision,
+            input_ports=input_ports,
         )
+        return _Pending(partition, node_ids, prefix, jobs)
 
-    def _validate(
-        self,
-        exported: dict[str, bytes],
-        node_ids: list[int],
-        consumes: list[str],
-        produces: list[str],
-        ports: list[str],
-    ) -> None:
+    def _convert(self, subgraph: ModelProto, node_ids: list[int], consumes: list[str], produces: list[str]) -> ov.Model:
+        """The partition as an OpenVINO model: the capability query's conversion when it is the whole model."""
+        whole, self.converted = self.converted, None
+        if whole is not None and len(node_ids) == len(self.index.nodes):
+            parameters = [p.output(0).get_names() for p in whole.get_parameters()]
+            same_inputs = len(parameters) == len(consumes) and all(names & set(consumes) for names in parameters)
+            if same_inputs and len(whole.outputs) == len(produces):
+                return with_stable_names(whole, subgraph.graph.name)
+        return convert_partition(self.core, subgraph)
+
+    def complete(self, pending: list[_Pending], exporter: _Exporter) -> list[Partition]:
+        """Export every blob of the plan, check each partition as it ships, and add the blobs."""
+        jobs = [(p, device, job) for p in pending for device, job in p.jobs.items()]
+        results = exporter.export(self.core, [job for _, _, job in jobs])
+        for (p, _, _), result in zip(jobs, results):
+            if result.error:
+                reason = f"OpenVINO cannot build its partition: {result.error}"
+                raise PartitionRejected({i: Support(False, reason, "conversion") for i in p.node_ids})
+        if len(results) != len(jobs):
+            raise CompileError(f"the export returned {len(results)} blobs for {len(jobs)} jobs")
+        partitions = []
+        for p in pending:
+            exported = {device: result for (q, device, _), result in zip(jobs, results) if q is p}
+            self._validate(p, {device: e.blob for device, e in exported.items()})
+            blobs = {device: f"{p.prefix}/{device}.blob" for device in exported}
+            self.built.update({blobs[device]: e.blob for device, e in exported.items()})
+            partitions.append(
+                replace(
+                    p.partition,
+                    blobs=blobs,
+                    reported_precision={device: e.precision for device, e in exported.items()},
+                    blob_built_with={device: _build_host(self.core, device) for device in exported},
+                )
+            )
+        return partitions
+
+    def _validate(self, p: _Pending, exported: dict[str, bytes]) -> None:
         """Run the partition as it ships (its blob, imported) on each sample set; refute what differs."""
         if self.reference is None or not exported:
             return
+        consumes, produces, ports = p.partition.consumes, p.partition.produces, p.partition.input_ports
         device, blob = next(iter(exported.items()))
         as_shipped = shipped(self.core, blob, device, self.configs[device])
         for values in self.reference:
@@ -467,9 +534,9 @@ class _PlanCodegen:
         else:
             return
         config = self.configs[device]
-        failures = failing_nodes(self.core, self.model, self.index, node_ids, values, config)
+        failures = failing_nodes(self.core, self.model, self.index, p.node_ids, values, config)
         if not failures:  # no node fails alone: the partition as a whole is refuted
-            failures = {i: f"its partition differs from onnx.reference ({reason})" for i in node_ids}
+            failures = {i: f"its partition differs from onnx.reference ({reason})" for i in p.node_ids}
         raise PartitionRejected(
             {i: Support(False, f"validation on sample inputs: {why}", "validation") for i, why in failures.items()}
         )

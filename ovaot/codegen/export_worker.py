@@ -2,10 +2,14 @@
 
 OpenVINO names the nodes its transformations create from process-wide counters, so the same model compiled
 twice in one process exports different blobs, while the first compile in each fresh process gives the same
-bytes. The compiler therefore sends every partition of a package, in order, to one new worker process.
+bytes. The compiler therefore sends every partition of a plan, in order, to one new worker process.
 
-Protocol: `python -m ovaot.codegen.export_worker JOBS.json`; each job names an IR (xml, bin), a device and
-properties, and the file to write the blob to.
+The worker is started before it has work (ExportWorker()), so that Python's start-up and loading OpenVINO's
+C library overlap the compiler's own work; it then waits for one line on stdin.
+
+Protocol: `python -m ovaot.codegen.export_worker`, then `JOBS.json` on stdin. Each job names an IR (xml, bin), a
+device, properties and the file to write the blob to; the worker writes `results.json` next to it: per job
+{"precision": ...} or {"error": ...}, stopping at the first error.
 """
 
 from __future__ import annotations
@@ -28,45 +32,91 @@ class ExportJob:
     config: dict[str, str]
 
 
-def export_in_fresh_process(jobs: list[ExportJob]) -> list[bytes]:
-    """The exported blob of each job, compiled in order in one new Python process."""
-    if not jobs:
-        return []
-    with tempfile.TemporaryDirectory(prefix="ovaot-export-") as tmp:
-        folder = Path(tmp)
-        manifest = []
-        for i, job in enumerate(jobs):
-            (folder / f"{i}.xml").write_bytes(job.xml)
-            (folder / f"{i}.bin").write_bytes(job.weights)
-            manifest.append(
-                {"xml": f"{i}.xml", "bin": f"{i}.bin", "blob": f"{i}.blob", "device": job.device, "config": job.config}
-            )
-        (folder / "jobs.json").write_text(json.dumps(manifest))
-        done = subprocess.run(
-            [sys.executable, "-m", "ovaot.codegen.export_worker", str(folder / "jobs.json")],
-            capture_output=True,
+@dataclass(frozen=True)
+class Exported:
+    """A job's result: the blob and the precision the compiled model reports, or why OpenVINO refused."""
+
+    blob: bytes = b""
+    precision: str = ""
+    error: str = ""
+
+
+class ExportWorker:
+    """One fresh worker process, used for one list of jobs."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "ovaot.codegen.export_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
-        if done.returncode != 0:
-            raise CompileError(f"the export worker failed: {done.stderr.strip().splitlines()[-1:]}")
-        return [(folder / f"{i}.blob").read_bytes() for i in range(len(jobs))]
+
+    def export(self, jobs: list[ExportJob]) -> list[Exported]:
+        """Compile and export each job in order; a job OpenVINO refuses ends the list with its error."""
+        with tempfile.TemporaryDirectory(prefix="ovaot-export-") as tmp:
+            folder = Path(tmp)
+            listing = []
+            for i, job in enumerate(jobs):
+                (folder / f"{i}.xml").write_bytes(job.xml)
+                (folder / f"{i}.bin").write_bytes(job.weights)
+                listing.append(
+                    {
+                        "xml": f"{i}.xml",
+                        "bin": f"{i}.bin",
+                        "blob": f"{i}.blob",
+                        "device": job.device,
+                        "config": job.config,
+                    }
+                )
+            (folder / "jobs.json").write_text(json.dumps(listing))
+            _, stderr = self._process.communicate(f"{folder / 'jobs.json'}\n")
+            results = folder / "results.json"
+            if self._process.returncode != 0 or not results.is_file():
+                raise CompileError(f"the export worker failed: {stderr.strip().splitlines()[-1:]}")
+            return [
+                Exported(blob=(folder / f"{i}.blob").read_bytes(), precision=r["precision"])
+                if "error" not in r
+                else Exported(error=r["error"])
+                for i, r in enumerate(json.loads(results.read_text()))
+            ]
+
+    def close(self) -> None:
+        """Stop a worker that was never given jobs."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
 
 
-def _main(jobs_file: str) -> None:
+def _main() -> None:
     # OpenVINO's C library through ctypes: the worker starts without the openvino package's ≈0.3 s import.
     from ovaot.loader import ov_c
 
-    folder = Path(jobs_file).parent
     core = ov_c.Core()
-    for job in json.loads(Path(jobs_file).read_text()):
+    line = sys.stdin.readline().strip()
+    if not line:
+        return  # closed without jobs
+    jobs_file = Path(line)
+    folder, results = jobs_file.parent, []
+    for job in json.loads(jobs_file.read_text()):
         xml, weights = (folder / job["xml"]).read_bytes(), (folder / job["bin"]).read_bytes()
-        compiled = core.compile_model_from_memory(xml, weights, job["device"], job["config"])
-        compiled.export_model(folder / job["blob"])
+        try:
+            compiled = core.compile_model_from_memory(xml, weights, job["device"], job["config"])
+            compiled.export_model(folder / job["blob"])
+        except RuntimeError as exc:
+            results.append({"error": str(exc)})
+            break  # the compiler partitions again; what follows would be compiled after a failure
+        try:
+            precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+        except RuntimeError:
+            precision = "device default"
+        results.append({"precision": precision})
         compiled.close()
+    (folder / "results.json").write_text(json.dumps(results))
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1])
+    _main()
 
-__all__ = ["ExportJob", "export_in_fresh_process"]
+__all__ = ["ExportJob", "ExportWorker", "Exported"]

@@ -41,11 +41,26 @@ def convert_partition(core: ov.Core, subgraph: ModelProto) -> ov.Model:
         model = core.read_model(subgraph.SerializeToString())
     except RuntimeError as exc:
         raise CompileError(f"OpenVINO cannot convert partition {subgraph.graph.name}: {exc}") from None
-    # The ONNX frontend names helper ops from a process-wide counter (Constant_1131); number them here.
+    return with_stable_names(model, subgraph.graph.name)
+
+
+def with_stable_names(model: ov.Model, name: str) -> ov.Model:
+    """`model` named `name`, its ops numbered in order.
+
+    The ONNX frontend names helper ops from a process-wide counter (Constant_1131), so the IR would depend on
+    what this process converted before.
+    """
+    model.set_friendly_name(name)
     for number, op in enumerate(model.get_ordered_ops()):
         if op.get_type_name() not in ("Parameter", "Result"):
             op.set_friendly_name(f"{op.get_type_name()}_{number}")
     return model
+
+
+def lost_outputs(ov_model: ov.Model, produces: list[str]) -> list[str]:
+    """Tensors the partition must produce that no output of the OpenVINO model carries."""
+    available = {name for output in ov_model.outputs for name in output.get_names()}
+    return [name for name in produces if name not in available]
 
 
 def passthrough_outputs(ov_model: ov.Model, consumes: list[str]) -> list[str]:
@@ -66,26 +81,17 @@ def save_ir(ov_model: ov.Model, compress_to_fp16: bool) -> tuple[bytes, bytes]:
         return xml_path.read_bytes(), xml_path.with_suffix(".bin").read_bytes()
 
 
-def export_blob(
-    core: ov.Core, ov_model: ov.Model, device: str, config: dict[str, str], produces: list[str]
-) -> tuple[bytes, str, ov.CompiledModel]:
-    """Compile for a device present on this host; return the exported blob, the precision it reports and
-    the compiled model."""
+def export_blob(core: ov.Core, ov_model: ov.Model, device: str, config: dict[str, str]) -> tuple[bytes, str]:
+    """Compile in this process (not byte-reproducible: see export_worker) and return the exported blob and the
+    precision the compiled model reports."""
     try:
         compiled = core.compile_model(ov_model, device, config)
-    except RuntimeError as exc:
-        raise CompileError(f"OpenVINO cannot compile {ov_model.get_friendly_name()} for {device}: {exc}") from None
-    available = {name for output in compiled.outputs for name in output.get_names()}
-    missing = [name for name in produces if name not in available]
-    if missing:
-        raise CompileError(f"{ov_model.get_friendly_name()}: OpenVINO lost output tensors {missing}")
-    try:
         blob = compiled.export_model()
     except RuntimeError as exc:
-        raise CompileError(f"OpenVINO cannot export the model compiled for {device}: {exc}") from None
+        raise CompileError(f"OpenVINO cannot compile {ov_model.get_friendly_name()} for {device}: {exc}") from None
     blob = blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob)
     try:
         reported = compiled.get_property("INFERENCE_PRECISION_HINT")
     except RuntimeError:
         reported = "device default"
-    return blob, reported.to_string() if isinstance(reported, ov.Type) else str(reported), compiled
+    return blob, reported.to_string() if isinstance(reported, ov.Type) else str(reported)
