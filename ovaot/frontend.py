@@ -53,11 +53,12 @@ def _all_tensors(model: ModelProto) -> list[onnx.TensorProto]:
     return list(onnx.external_data_helper._get_all_tensors(model))
 
 
-def check_model(model: ModelProto, name: str) -> None:
+def check_model(model: ModelProto, name: str, path: Path | None = None) -> None:
+    """Run the ONNX checker; given the file `model` was read from, on that (no copy of the weights)."""
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{name}: not an ONNX model (it has no graph)")
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(model if path is None else str(path))
     except (onnx.checker.ValidationError, ValueError) as exc:
         raise ModelError(f"{name}: fails the ONNX checker: {first_line(exc)}") from None
 
@@ -103,6 +104,6 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
 def load(source: str | os.PathLike | ModelProto, digest: str | None = None) -> LoadedModel:
     digest = digest or source_digest(source)
     model, name = read_model(source)
-    check_model(model, name)
+    check_model(model, name, None if isinstance(source, ModelProto) else Path(source))
     model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
     return LoadedModel(model=infer_shapes(model, name), source_name=name, source_digest=digest)
