@@ -63,16 +63,41 @@ class Session:
             core = ov_c.Core() if has_openvino else None
             host = HostDevices(core.available_devices if core else [], device_id)
             self.plan, choices = choose_plan(self.manifest, host, strict)
-            self._runners = [
-                self._runner(core, reader, p, c, strict, num_of_threads) for p, c in zip(self.plan.partitions, choices)
-            ]
+            self._runners = self._open(core, reader, choices, strict, num_of_threads)
         self._output_names = [o.name for o in self.manifest.outputs]
         self._release = _last_uses(self.plan.partitions, set(self._output_names))
         for placement in self.placements:
             log.info("partition %d: %s", placement.partition, placement)
 
+    def _open(
+        self,
+        core: ov_c.Core | None,
+        reader: PackageReader,
+        choices: list[Choice | None],
+        strict: bool,
+        num_of_threads: int | None,
+    ) -> list[Runner]:
+        """A runner per partition of the plan. Fallback partitions are built on a second thread while OpenVINO
+        imports the others: importing onnx and onnx.reference (≈0.2 s) then overlaps import_model, whose
+        ctypes calls release the GIL."""
+        partitions = self.plan.partitions
+        if not any(p.kind == "fallback" for p in partitions):
+            return [
+                self._openvino_runner(core, reader, p, c, strict, num_of_threads) for p, c in zip(partitions, choices)
+            ]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-fallback") as pool:
+            built = {p.index: pool.submit(FallbackRunner, reader, p) for p in partitions if p.kind == "fallback"}
+            opened = {
+                p.index: self._openvino_runner(core, reader, p, c, strict, num_of_threads)
+                for p, c in zip(partitions, choices)
+                if p.kind != "fallback"
+            }
+            return [opened[p.index] if p.index in opened else built[p.index].result() for p in partitions]
+
     @staticmethod
-    def _runner(
+    def _openvino_runner(
         core: ov_c.Core | None,
         reader: PackageReader,
         partition: Partition,
@@ -80,8 +105,6 @@ class Session:
         strict: bool,
         num_of_threads: int | None,
     ) -> Runner:
-        if partition.kind == "fallback":
-            return FallbackRunner(reader, partition)
         assert core is not None and choice is not None
         config = dict(partition.compile_config)
         if num_of_threads:
