@@ -41,7 +41,7 @@ def load(model: Any, **options: Any) -> Session:
     """Open a .ovpkg (runtime side only), or compile an ONNX model first (see ovaot.jit.load).
 
     Options: device_type, strict, trusted_keys and the OpenVINO Execution Provider's keys (device_id,
-    num_of_threads, enable_vpu_fast_compile, use_compiled_network, blob_dump_path).
+    num_of_threads, num_streams, performance_hint, enable_vpu_fast_compile, use_compiled_network, blob_dump_path).
     """
     from ovaot.loader.load import blob_path_from_environment, is_onnx_input
     from ovaot.loader.load import load as load_package

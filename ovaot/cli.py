@@ -122,7 +122,8 @@ def passes_command(as_json: bool) -> None:
     "provider_options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="An OpenVINO EP option: device_id, num_of_threads, enable_vpu_fast_compile (repeatable).",
+    help="An OpenVINO EP option: device_id, num_of_threads, num_streams, performance_hint, "
+    "enable_vpu_fast_compile (repeatable).",
 )
 @click.option(
     "--opt-level",

@@ -129,7 +129,8 @@ def compile(
     OpenVINO IR of partitions that have a blob for every device (weights stored once: the smallest
     package, but a blob the host cannot import is then an error rather than a compile of the IR).
     provider_options are the OpenVINO Execution Provider's keys (device_id, num_of_threads,
-    enable_vpu_fast_compile).
+    enable_vpu_fast_compile) and num_streams / performance_hint (LATENCY, THROUGHPUT,
+    CUMULATIVE_THROUGHPUT), which go into the blobs and can be overridden at load time.
     """
     provider = ProviderOptions.parse(provider_options)
     parsed = parse_target(target) if isinstance(target, str) else target

@@ -12,15 +12,21 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+PERFORMANCE_HINTS = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
+
+
 @dataclass(frozen=True)
 class ProviderOptions:
-    """device_type is the target itself; the rest are the spec's other keys."""
+    """device_type is the target itself; the rest are the spec's other keys, plus num_streams (a key of later
+    EP versions) and performance_hint (OpenVINO's PERFORMANCE_HINT)."""
 
     device_id: str | None = None
     num_of_threads: int | None = None
     enable_vpu_fast_compile: bool = False
     use_compiled_network: bool = False
     blob_dump_path: str | None = None
+    num_streams: int | None = None
+    performance_hint: str | None = None
 
     @classmethod
     def parse(cls, values: Mapping[str, Any]) -> ProviderOptions:
@@ -30,11 +36,27 @@ class ProviderOptions:
         for key, value in values.items():
             if key not in known:
                 raise UsageError(f"unknown option {key!r}; valid options: device_type, {', '.join(known)}")
+            if value is None:
+                continue  # not given
             parsed[key] = _convert(key, value, str(known[key].type))
+        hint = parsed.get("performance_hint")
+        if hint is not None:
+            parsed["performance_hint"] = hint.upper()
+            if parsed["performance_hint"] not in PERFORMANCE_HINTS:
+                raise UsageError(f"option performance_hint must be one of {', '.join(PERFORMANCE_HINTS)}, got {hint!r}")
         return cls(**parsed)
 
     def to_manifest(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+
+    def openvino_properties(self) -> dict[str, str]:
+        """The OpenVINO properties these options set: threads, streams and the performance hint."""
+        properties = {
+            "INFERENCE_NUM_THREADS": self.num_of_threads,
+            "NUM_STREAMS": self.num_streams,
+            "PERFORMANCE_HINT": self.performance_hint,
+        }
+        return {key: str(value) for key, value in properties.items() if value is not None}
 
 
 def _convert(key: str, value: Any, kind: str) -> Any:

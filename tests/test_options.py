@@ -33,6 +33,22 @@ def test_num_of_threads_is_applied_and_recorded(tmp_path: Path):
     np.testing.assert_allclose(session.run(None, {"image": IMAGE})[0], _expected(), rtol=1e-4, atol=1e-6)
 
 
+def test_streams_and_performance_hint_are_recorded_and_overridable_at_load(tmp_path: Path):
+    built = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", num_streams=2, performance_hint="throughput")
+    assert built.manifest.options["provider_options"] == {"num_streams": 2, "performance_hint": "THROUGHPUT"}
+    config = built.manifest.partitions[0].compile_config
+    assert config["NUM_STREAMS"] == "2" and config["PERFORMANCE_HINT"] == "THROUGHPUT"
+    session = ovaot.load(built.output)  # the blob carries them
+    compiled = session._runners[0].compiled
+    assert compiled.get_property("NUM_STREAMS") == "2" and compiled.get_property("PERFORMANCE_HINT") == "THROUGHPUT"
+    feeds = [{"image": np.random.default_rng(i).random((1, 1, 28, 28), dtype=np.float32)} for i in range(5)]
+    reference = onnxruntime.InferenceSession(str(MODEL))
+    for feed, (got,) in zip(feeds, session.run_many(feeds)):  # as many requests as OpenVINO says are optimal
+        np.testing.assert_allclose(got, reference.run(None, feed)[0], rtol=1e-4, atol=1e-6)
+    override = ovaot.load(built.output, num_streams=1, performance_hint="LATENCY")._runners[0].compiled
+    assert override.get_property("NUM_STREAMS") == "1" and override.get_property("PERFORMANCE_HINT") == "LATENCY"
+
+
 def test_device_id_selects_the_device(tmp_path: Path):
     manifest = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", device_id="CPU").manifest
     assert manifest.partitions[0].devices == ["CPU"]
@@ -52,6 +68,8 @@ def test_vpu_fast_compile_is_recorded_with_a_warning_on_the_cpu(tmp_path: Path, 
         ({"num_threads": 2}, "unknown option 'num_threads'; valid options: device_type, device_id, num_of_threads"),
         ({"num_of_threads": 0}, "unsigned number other than 0"),
         ({"use_compiled_network": "maybe"}, "must be True or False"),
+        ({"performance_hint": "FAST"}, "performance_hint must be one of LATENCY, THROUGHPUT"),
+        ({"num_streams": -1}, "unsigned number other than 0"),
     ],
 )
 def test_bad_options_are_usage_errors(options, message, tmp_path: Path):

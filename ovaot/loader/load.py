@@ -31,6 +31,8 @@ def open_session(path: str | os.PathLike, provider: ProviderOptions, strict: boo
         strict=strict,
         device_id=provider.device_id,
         num_of_threads=provider.num_of_threads,
+        num_streams=provider.num_streams,
+        performance_hint=provider.performance_hint,
         trusted_keys=trusted_keys,
     )
 

@@ -15,6 +15,7 @@ from ovaot.loader.feeds import check_feed
 from ovaot.loader.openvino_runner import CompiledPartition, MultiDevicePartition, open_compiled
 from ovaot.loader.placement import Choice, HostDevices, choose_plan, plugin_of
 from ovaot.manifest import Dim, Manifest, Partition, Plan
+from ovaot.options import ProviderOptions
 from ovaot.package import PackageReader
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,14 @@ class Session:
         strict: bool = False,
         device_id: str | None = None,
         num_of_threads: int | None = None,
+        num_streams: int | None = None,
+        performance_hint: str | None = None,
         trusted_keys: Sequence[Any] | None = None,
     ) -> None:
+        # given at load time, these override what the package was compiled with
+        overrides = ProviderOptions.parse(
+            {"num_of_threads": num_of_threads, "num_streams": num_streams, "performance_hint": performance_hint}
+        ).openvino_properties()
         with PackageReader(path) as reader:
             self.manifest: Manifest = reader.manifest
             if trusted_keys is not None:
@@ -63,7 +70,7 @@ class Session:
             core = ov_c.Core() if has_openvino else None
             host = HostDevices(core.available_devices if core else [], device_id)
             self.plan, choices = choose_plan(self.manifest, host, strict)
-            self._runners = self._open(core, reader, choices, strict, num_of_threads)
+            self._runners = self._open(core, reader, choices, strict, overrides)
         self._output_names = [o.name for o in self.manifest.outputs]
         self._release = _last_uses(self.plan.partitions, set(self._output_names))
         for placement in self.placements:
@@ -75,22 +82,20 @@ class Session:
         reader: PackageReader,
         choices: list[Choice | None],
         strict: bool,
-        num_of_threads: int | None,
+        overrides: dict[str, str],
     ) -> list[Runner]:
         """A runner per partition of the plan. Fallback partitions are built on a second thread while OpenVINO
         imports the others: importing onnx and onnx.reference (≈0.2 s) then overlaps import_model, whose
         ctypes calls release the GIL."""
         partitions = self.plan.partitions
         if not any(p.kind == "fallback" for p in partitions):
-            return [
-                self._openvino_runner(core, reader, p, c, strict, num_of_threads) for p, c in zip(partitions, choices)
-            ]
+            return [self._openvino_runner(core, reader, p, c, strict, overrides) for p, c in zip(partitions, choices)]
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-fallback") as pool:
             built = {p.index: pool.submit(FallbackRunner, reader, p) for p in partitions if p.kind == "fallback"}
             opened = {
-                p.index: self._openvino_runner(core, reader, p, c, strict, num_of_threads)
+                p.index: self._openvino_runner(core, reader, p, c, strict, overrides)
                 for p, c in zip(partitions, choices)
                 if p.kind != "fallback"
             }
@@ -103,12 +108,10 @@ class Session:
         partition: Partition,
         choice: Choice | None,
         strict: bool,
-        num_of_threads: int | None,
+        overrides: dict[str, str],
     ) -> Runner:
         assert core is not None and choice is not None
-        config = dict(partition.compile_config)
-        if num_of_threads:
-            config["INFERENCE_NUM_THREADS"] = str(num_of_threads)
+        config = {**partition.compile_config, **overrides}
         compiled = []
         for asked, device in choice.devices:
             successor = plugin_of(asked) != plugin_of(device)
@@ -157,21 +160,29 @@ class Session:
         return [env[name] for name in wanted]
 
     def run_many(
-        self, feeds: Sequence[Mapping[str, Any]], output_names: Sequence[str] | None = None, in_flight: int = 4
+        self,
+        feeds: Sequence[Mapping[str, Any]],
+        output_names: Sequence[str] | None = None,
+        in_flight: int | None = None,
     ) -> list[list[Any]]:
         """Run several feeds with up to `in_flight` infer requests at once; results in feed order.
 
-        A plan that is one OpenVINO partition on one device runs on OpenVINO's asynchronous requests; other
-        plans (fallback partitions between, MULTI's devices) run whole feeds on `in_flight` threads.
+        A plan that is one OpenVINO partition on one device runs on OpenVINO's asynchronous requests, by
+        default as many as the compiled model says are optimal (OPTIMAL_NUMBER_OF_INFER_REQUESTS: more with
+        performance_hint=THROUGHPUT); other plans (fallback partitions between, MULTI's devices) run whole
+        feeds on `in_flight` threads (default 2).
         """
         wanted = self._wanted(output_names)
-        (runner,) = self._runners if len(self._runners) == 1 else (None,)
+        runner = self._runners[0] if len(self._runners) == 1 else None
         if isinstance(runner, CompiledPartition):
+            if in_flight is None:
+                in_flight = int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
             envs = (check_feed(self.manifest.inputs, feed) for feed in feeds)
             return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix="ovaot-run") as pool:
+        threads = 2 if in_flight is None else max(1, in_flight)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ovaot-run") as pool:
             return list(pool.map(lambda feed: self.run(wanted, feed), feeds))
 
 
