@@ -52,7 +52,6 @@ class CapabilityQuery:
         self.core = core
         self.device = device
         self.config = config
-        self.converted: ov.Model | None = None  # the whole model, when OpenVINO converted all of it
 
     def _query(self, ov_model: ov.Model) -> set[str]:
         try:
@@ -61,20 +60,23 @@ class CapabilityQuery:
             log.debug("query_model failed: %s", exc)
             return set()
 
-    def support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
-        """One Support per node of `index`, in node order."""
+    def support(
+        self, model: ModelProto, index: GraphIndex, converted: tuple[ov.Model, bool] | None = None
+    ) -> list[Support]:
+        """One Support per node of `index`, in node order; `converted` is convert() of the model if known."""
         return [
             untransferable or live
-            for untransferable, live in zip(_untransferable_types(index), self._live_support(model, index))
+            for untransferable, live in zip(_untransferable_types(index), self._live_support(model, index, converted))
         ]
 
-    def _live_support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
+    def _live_support(
+        self, model: ModelProto, index: GraphIndex, converted: tuple[ov.Model, bool] | None
+    ) -> list[Support]:
         try:
-            ov_model, partial = convert(model.SerializeToString())
+            ov_model, partial = converted or convert(model.SerializeToString())
         except RuntimeError as exc:  # not even a partial conversion: ask node by node
             log.debug("OpenVINO cannot convert the model at all (%s); asking node by node", exc)
             return [self._single_node(i, index, model, _op_name(n), True) for i, n in enumerate(index.nodes)]
-        self.converted = None if partial else ov_model
         supported_ops = self._query(ov_model)
         # OpenVINO ops carry the ONNX tensor names they compute; map each back to its ONNX node.
         verdicts: dict[int, list[tuple[str, bool]]] = {}
@@ -170,7 +172,9 @@ class TableCapability:
         self.device = device
         self.column = TABLE_COLUMNS.get(plugin_of(device))
 
-    def support(self, model: ModelProto, index: GraphIndex) -> list[Support]:
+    def support(
+        self, model: ModelProto, index: GraphIndex, converted: tuple[ov.Model, bool] | None = None
+    ) -> list[Support]:
         return [self._node(node.domain, node.op_type) for node in index.nodes]
 
     def _node(self, domain: str, op_type: str) -> Support:

@@ -14,7 +14,14 @@ import openvino as ov
 from onnx import ModelProto
 
 from ovaot import frontend, samples
-from ovaot.capability import Support, apply_overrides, device_capability, device_present, read_capabilities
+from ovaot.capability import (
+    Support,
+    apply_overrides,
+    convert,
+    device_capability,
+    device_present,
+    read_capabilities,
+)
 from ovaot.codegen.export_worker import Exported, ExportJob, ExportWorker
 from ovaot.codegen.fallback import fallback_artifact
 from ovaot.codegen.openvino import (
@@ -285,26 +292,46 @@ class _Exporter:
 
     reproducible: in one fresh worker process per plan (export_worker), the same bytes whatever this process
     did before; one worker is started ahead. Otherwise in this process.
+
+    speculate(job): the plan will most likely be one partition holding the whole model; its job goes to the
+    worker at once, to compile while the capability query runs here. export() uses that result only when the
+    plan's jobs turn out to be exactly that job, so the package bytes are the same either way.
     """
 
     def __init__(self, reproducible: bool) -> None:
         self.reproducible = reproducible
         self._ahead = ExportWorker() if reproducible else None
+        self._speculation: tuple[ExportJob, ExportWorker] | None = None
 
     def __enter__(self) -> _Exporter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._ahead is not None:
-            self._ahead.close()
+        for worker in (self._ahead, self._speculation[1] if self._speculation else None):
+            if worker is not None:
+                worker.close()
+
+    def _worker(self) -> ExportWorker:
+        worker, self._ahead = self._ahead or ExportWorker(), None
+        return worker
+
+    def speculate(self, job: ExportJob) -> None:
+        if self.reproducible and self._speculation is None:
+            worker = self._worker()
+            worker.submit([job])
+            self._speculation = (job, worker)
 
     def export(self, core: ov.Core, jobs: list[tuple[ExportJob, ov.Model]]) -> list[Exported]:
         """One result per job, in order, up to and including the first that OpenVINO refuses."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None:
+            if [job for job, _ in jobs] == [speculation[0]]:
+                return speculation[1].collect()
+            speculation[1].close()
         if not jobs:
             return []
         if self.reproducible:
-            worker, self._ahead = self._ahead or ExportWorker(), None
-            return worker.export([job for job, _ in jobs])
+            return self._worker().export([job for job, _ in jobs])
         results = []
         for job, ov_model in jobs:
             try:
@@ -365,16 +392,21 @@ def _build_plan(
 ) -> Plan:
     """Label nodes, partition, generate; nodes OpenVINO rejects go to the fallback and the plan is redone."""
     index = GraphIndex.build(model)
-    configs, supports = {}, {}
-    converted = None  # the whole model as OpenVINO converted it for the capability query
+    configs = {
+        d: device_config(core if device_present(core, d) else None, d, options.target.precision, options.provider)
+        for d in devices
+    }
+    fp16 = options.target.precision == "f16"
+    converted, whole = _convert_whole(model, index, name, mode, devices, core, fp16)
+    if whole is not None:  # the likely plan: this job alone; the worker starts on it now
+        exporter.speculate(ExportJob(*whole, devices[0], configs[devices[0]]))
+    supports = {}
     for device in devices:
-        present = device_present(core, device)
-        configs[device] = device_config(core if present else None, device, options.target.precision, options.provider)
         capability = device_capability(core, device, configs[device])
         supports[device] = apply_overrides(
-            capability.support(model, index), index, device, options.capabilities, options.force_fallback
+            capability.support(model, index, converted), index, device, options.capabilities, options.force_fallback
         )
-        converted = converted or getattr(capability, "converted", None)
+    converted_model = converted[0] if converted is not None and not converted[1] else None
     rejected: dict[int, Support] = {}
     while True:
         decided = [
@@ -384,7 +416,7 @@ def _build_plan(
         groups = partition(index.users, [label for label, _ in decided])
         built: dict[str, bytes] = {}
         generate = _PlanCodegen(
-            name, mode, devices, model, index, options, core, configs, built, temps, reference, converted
+            name, mode, devices, model, index, options, core, configs, built, temps, reference, converted_model, whole
         )
         try:
             pending = []
@@ -398,10 +430,32 @@ def _build_plan(
         except PartitionRejected as refusal:
             log.info("%s: %d nodes rejected by OpenVINO; partitioning again", name, len(refusal.rejected))
             rejected.update(refusal.rejected)
-            converted = None  # renamed for a partition that did not last; convert afresh
+            converted_model = whole = None  # used for a partition that did not last; convert afresh
             continue
         members.update(built)
         return Plan(name=name, mode=mode, devices=devices, partitions=partitions)
+
+
+def _convert_whole(
+    model: ModelProto, index: GraphIndex, plan: str, mode: str, devices: list[str], core: ov.Core, fp16: bool
+) -> tuple[tuple[ov.Model, bool] | None, tuple[bytes, bytes] | None]:
+    """The model converted once for every device's capability query (None where no device is queried), and
+    the IR of the plan's first partition if it holds the whole model on the first device (xml, bin), else None.
+
+    The ops are numbered (with_stable_names) as that partition's would be, so the IR is the same bytes either way.
+    """
+    if not any(device_present(core, d) for d in devices):
+        return None, None
+    try:
+        converted = convert(model.SerializeToString())
+    except RuntimeError:
+        return None, None  # the capability query asks node by node
+    ov_model, partial = converted
+    first = devices[0]
+    if partial or mode == "multi" or not device_present(core, first) or first == "AUTO" or not index.nodes:
+        return converted, None
+    with_stable_names(ov_model, f"{plan}_partition_0")
+    return converted, save_ir(ov_model, compress_to_fp16=fp16)
 
 
 @dataclass
@@ -430,6 +484,7 @@ class _PlanCodegen:
     temps: SaveTemps | None
     reference: list[dict[str, Any]] | None
     converted: ov.Model | None  # the whole model converted, reused when one partition holds all of it
+    whole_ir: tuple[bytes, bytes] | None  # its IR (xml, bin), when already saved for the speculative export
 
     def __call__(self, number: int, group: NodeGroup, decided: list[tuple[str, Support]]) -> _Pending:
         prefix = f"{self.plan}/{number:03d}-{group.label}"
@@ -446,7 +501,7 @@ class _PlanCodegen:
         run_on = self.devices if self.mode == "multi" else [group.label]
         precision = self.options.target.precision
         try:
-            ov_model = self._convert(subgraph, node_ids, consumes, produces)
+            ov_model, ir = self._convert(subgraph, node_ids, consumes, produces)
         except CompileError as exc:
             reason = f"OpenVINO cannot build its partition: {exc}"
             raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids}) from None
@@ -461,7 +516,7 @@ class _PlanCodegen:
             raise PartitionRejected({i: Support(False, reason, "conversion") for i in node_ids})
         # tensor names are intact before export; an imported blob may have lost some
         input_ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
-        xml, weights = save_ir(ov_model, compress_to_fp16=precision == "f16")
+        xml, weights = ir or save_ir(ov_model, compress_to_fp16=precision == "f16")
         jobs = {
             device: (ExportJob(xml, weights, device, self.configs[device]), ov_model)
             for device in run_on
@@ -485,15 +540,19 @@ class _PlanCodegen:
         )
         return _Pending(partition, node_ids, prefix, jobs)
 
-    def _convert(self, subgraph: ModelProto, node_ids: list[int], consumes: list[str], produces: list[str]) -> ov.Model:
-        """The partition as an OpenVINO model: the capability query's conversion when it is the whole model."""
+    def _convert(
+        self, subgraph: ModelProto, node_ids: list[int], consumes: list[str], produces: list[str]
+    ) -> tuple[ov.Model, tuple[bytes, bytes] | None]:
+        """The partition as an OpenVINO model, and its IR if already saved: the capability query's conversion
+        when the partition is the whole model."""
         whole, self.converted = self.converted, None
         if whole is not None and len(node_ids) == len(self.index.nodes):
             parameters = [p.output(0).get_names() for p in whole.get_parameters()]
             same_inputs = len(parameters) == len(consumes) and all(names & set(consumes) for names in parameters)
             if same_inputs and len(whole.outputs) == len(produces):
-                return with_stable_names(whole, subgraph.graph.name)
-        return convert_partition(self.core, subgraph)
+                named = with_stable_names(whole, subgraph.graph.name)
+                return named, self.whole_ir if subgraph.graph.name.endswith("_partition_0") else None
+        return convert_partition(self.core, subgraph), None
 
     def complete(self, pending: list[_Pending], exporter: _Exporter) -> list[Partition]:
         """Export every blob of the plan, check each partition as it ships, and add the blobs."""

@@ -42,7 +42,7 @@ class Exported:
 
 
 class ExportWorker:
-    """One fresh worker process, used for one list of jobs."""
+    """One fresh worker process, used for one list of jobs: submit() them, collect() the results."""
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
@@ -52,26 +52,35 @@ class ExportWorker:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self._folder: tempfile.TemporaryDirectory | None = None
 
     def export(self, jobs: list[ExportJob]) -> list[Exported]:
         """Compile and export each job in order; a job OpenVINO refuses ends the list with its error."""
-        with tempfile.TemporaryDirectory(prefix="ovaot-export-") as tmp:
-            folder = Path(tmp)
-            listing = []
-            for i, job in enumerate(jobs):
-                (folder / f"{i}.xml").write_bytes(job.xml)
-                (folder / f"{i}.bin").write_bytes(job.weights)
-                listing.append(
-                    {
-                        "xml": f"{i}.xml",
-                        "bin": f"{i}.bin",
-                        "blob": f"{i}.blob",
-                        "device": job.device,
-                        "config": job.config,
-                    }
-                )
-            (folder / "jobs.json").write_text(json.dumps(listing))
-            _, stderr = self._process.communicate(f"{folder / 'jobs.json'}\n")
+        self.submit(jobs)
+        return self.collect()
+
+    def submit(self, jobs: list[ExportJob]) -> None:
+        """Hand the jobs to the worker, which starts on them at once."""
+        self._folder = tempfile.TemporaryDirectory(prefix="ovaot-export-")
+        folder = Path(self._folder.name)
+        listing = []
+        for i, job in enumerate(jobs):
+            (folder / f"{i}.xml").write_bytes(job.xml)
+            (folder / f"{i}.bin").write_bytes(job.weights)
+            listing.append(
+                {"xml": f"{i}.xml", "bin": f"{i}.bin", "blob": f"{i}.blob", "device": job.device, "config": job.config}
+            )
+        (folder / "jobs.json").write_text(json.dumps(listing))
+        assert self._process.stdin is not None
+        self._process.stdin.write(f"{folder / 'jobs.json'}\n")
+        self._process.stdin.flush()
+
+    def collect(self) -> list[Exported]:
+        """Wait for the worker; the results of the submitted jobs."""
+        assert self._folder is not None, "submit() first"
+        try:
+            _, stderr = self._process.communicate()
+            folder = Path(self._folder.name)
             results = folder / "results.json"
             if self._process.returncode != 0 or not results.is_file():
                 raise CompileError(f"the export worker failed: {stderr.strip().splitlines()[-1:]}")
@@ -81,12 +90,16 @@ class ExportWorker:
                 else Exported(error=r["error"])
                 for i, r in enumerate(json.loads(results.read_text()))
             ]
+        finally:
+            self._folder.cleanup()
 
     def close(self) -> None:
-        """Stop a worker that was never given jobs."""
+        """Stop the worker, whatever it is doing; its results are not wanted."""
         if self._process.poll() is None:
             self._process.kill()
-            self._process.communicate()
+        self._process.communicate()
+        if self._folder is not None:
+            self._folder.cleanup()
 
 
 def _main() -> None:
