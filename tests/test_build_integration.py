@@ -43,6 +43,16 @@ def test_same_inputs_give_byte_identical_packages_whatever_was_compiled_before(t
     assert str(tmp_path) not in manifest and str(ROOT) not in manifest
 
 
+def test_a_plan_of_several_partitions_is_byte_identical_too(tmp_path: Path):
+    # The worker's head start on the whole model is discarded here: Conv..GlobalAveragePool | Flatten | Gemm..
+    first = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "a.ovpkg", force_fallback=["Flatten"])
+    assert [p.kind for p in first.manifest.plans[0].partitions] == ["openvino", "fallback", "openvino"]
+    ovaot.compile(lstm_sequence(), "CPU_FP32", tmp_path / "other.ovpkg")
+    done = ovaot_cli("compile", MODEL, "-t", "CPU_FP32", "-o", tmp_path / "b.ovpkg", "--force-fallback", "Flatten")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "b.ovpkg").read_bytes() == first.output.read_bytes()
+
+
 def test_up_to_date_skips_the_compile_and_force_rebuilds(tmp_path: Path):
     package = tmp_path / "m.ovpkg"
     built = ovaot.compile(MODEL, "CPU_FP32", package)
