@@ -18,7 +18,6 @@ from onnx import ModelProto
 from ovaot.errors import DeviceError, first_line
 from ovaot.graph import GraphIndex
 from ovaot.loader.openvino_runner import port_binding
-from ovaot.loader.reference_fixes import reference_evaluator
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,8 @@ RTOL, ATOL, SCALE_TOL = 1e-3, 1e-5, 1e-4
 
 def reference_values(model: ModelProto, feed: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every tensor's value on `feed` by onnx.reference, or None when the reference cannot run the model."""
+    from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only when validating
+
     try:
         values = reference_evaluator(model).run(None, dict(feed), intermediate=True)
     except Exception as exc:

@@ -6,11 +6,12 @@ from onnx import ModelProto
 
 from ovaot.custom_ops import registered_ops, unregistered
 from ovaot.errors import CompileError
-from ovaot.loader.reference_fixes import reference_evaluator
 
 
 def fallback_artifact(subgraph: ModelProto) -> bytes:
     """Serialise the subgraph after making sure onnx.reference can build an evaluator for it."""
+    from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only for fallback partitions
+
     missing = unregistered(subgraph.graph.node)
     if missing:
         raise CompileError(

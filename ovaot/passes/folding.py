@@ -10,7 +10,6 @@ import onnx
 from onnx import ModelProto, helper, numpy_helper
 
 from ovaot.graph import node_inputs
-from ovaot.loader.reference_fixes import reference_evaluator
 from ovaot.passes.base import PassResult
 from ovaot.passes.weights import inferred_value_info
 
@@ -129,6 +128,8 @@ class FoldConstants:
             ),
             opset_imports=opsets,
         )
+        from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference (≈30 ms) only when folding
+
         try:
             results = reference_evaluator(sub).run(None, {})
         except Exception as exc:  # an op onnx.reference cannot run stays in the graph

@@ -6,7 +6,6 @@ import numpy as np
 from onnx import ModelProto
 
 from ovaot.errors import VerificationError
-from ovaot.loader.reference_fixes import reference_evaluator
 from ovaot.passes.base import Pass
 from ovaot.samples import sample_inputs
 
@@ -20,6 +19,8 @@ class PassVerifier:
     def __call__(self, step: int, p: Pass, before: ModelProto, after: ModelProto) -> None:
         if before.SerializeToString(deterministic=True) == after.SerializeToString(deterministic=True):
             return
+        from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only with --verify-passes
+
         feed = sample_inputs(before, self.seed)
         expected = reference_evaluator(before).run(None, feed)
         actual = reference_evaluator(after).run(None, feed)
