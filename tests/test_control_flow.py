@@ -89,6 +89,48 @@ def loop_model() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def loop_scan_model() -> onnx.ModelProto:
+    """A Loop with a carried [2, 8] state and two scan outputs: a scalar per step and the state per step."""
+    rng = np.random.default_rng(23)
+    body = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["h_in", "w_step"], ["h_lin"]),
+            helper.make_node("Tanh", ["h_lin"], ["h_out"]),
+            helper.make_node("ReduceSum", ["h_out"], ["total"], keepdims=0),
+            helper.make_node("Identity", ["h_out"], ["h_scan"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "step",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("h_in", TensorProto.FLOAT, [2, 8]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("h_out", TensorProto.FLOAT, [2, 8]),
+            helper.make_tensor_value_info("total", TensorProto.FLOAT, []),
+            helper.make_tensor_value_info("h_scan", TensorProto.FLOAT, [2, 8]),
+        ],
+    )
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8]),
+        helper.make_tensor_value_info("steps", TensorProto.INT64, []),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("h", TensorProto.FLOAT, [2, 8]),
+        helper.make_tensor_value_info("totals", TensorProto.FLOAT, ["n"]),
+        helper.make_tensor_value_info("states", TensorProto.FLOAT, ["n", 2, 8]),
+    ]
+    weights = [
+        numpy_helper.from_array((rng.standard_normal((8, 8)) * 0.5).astype(np.float32), "w_step"),
+        numpy_helper.from_array(np.array(True), "keep_going"),
+    ]
+    loop = helper.make_node("Loop", ["steps", "keep_going", "x"], ["h", "totals", "states"], body=body)
+    graph = helper.make_graph([loop], "loop_scan", inputs, outputs, initializer=weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def _kinds(manifest) -> dict[str, str]:
     return {n.op_type: p.kind for p in manifest.partitions for n in p.nodes}
 
@@ -117,3 +159,16 @@ def test_a_loop_model_matches_onnxruntime_for_each_trip_count(tmp_path, steps):
     feed = {"x": np.random.default_rng(6).standard_normal((2, 8)).astype(np.float32), "steps": np.array(steps)}
     want = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feed)[0]
     np.testing.assert_allclose(session.run(None, feed)[0], want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 5])
+def test_a_loop_in_the_fallback_stacks_its_scan_outputs_as_onnxruntime_does(tmp_path, steps):
+    # onnx.reference 1.23 alone gives (N, 1) and (2N, 8) here, and fails on zero trips (reference_fixes.Loop)
+    model = loop_scan_model()
+    result, session = compile_and_load(model, tmp_path, force_fallback=["Loop"])
+    assert _kinds(result.manifest) == {"Loop": "fallback"}
+    feed = {"x": np.random.default_rng(7).standard_normal((2, 8)).astype(np.float32), "steps": np.array(steps)}
+    want = onnxruntime.InferenceSession(model.SerializeToString()).run(None, feed)
+    for got, expected in zip(session.run(None, feed), want):
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

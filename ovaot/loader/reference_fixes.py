@@ -7,9 +7,10 @@ move correct OpenVINO nodes to a wrong fallback). Imported only where onnx.refer
 from __future__ import annotations
 
 import numpy as np
-from onnx import ModelProto
+from onnx import ModelProto, helper
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
+from onnx.reference.ops.op_loop import Loop as _ReferenceLoop
 
 
 class BatchNormalization(OpRun):
@@ -30,10 +31,49 @@ class BatchNormalization(OpRun):
         return (y.astype(x.dtype),)
 
 
+class Loop(_ReferenceLoop):
+    """Loop whose scan outputs are stacked along a new first axis, as the specification says.
+
+    onnx.reference 1.23 joins them with np.vstack: per-step scalars come out (N, 1) instead of (N,), per-step
+    [2, 8] tensors (2N, 8) instead of (N, 2, 8), and zero iterations raise ValueError instead of giving empty
+    scan outputs. It also lets outer-scope values override the loop-carried ones of the same name. The body,
+    the counts of carried (N) and scan (K) values come from its __init__.
+    """
+
+    def _run(self, M, cond, *carried, context=None, body=None, attributes=None, bindings=None):
+        names = self.body.input_names
+        values = list(carried)
+        scans: list[list[np.ndarray]] = [[] for _ in range(self.K)]
+        keep_going = True if cond is None else bool(cond)
+        trip = 0
+        while keep_going and (M is None or trip < int(M)):
+            feed = dict(context or {})
+            feed.update(zip(names[2:], values))  # the carried values win over outer names
+            if names[0]:
+                feed[names[0]] = np.array(trip, dtype=np.int64)
+            if names[1]:
+                feed[names[1]] = np.array(keep_going)
+            outputs = self._run_body(feed, attributes=attributes, bindings=bindings)
+            keep_going = bool(outputs[0])
+            values = list(outputs[1 : 1 + self.N])
+            for k in range(self.K):
+                scans[k].append(np.asarray(outputs[1 + self.N + k]))
+            trip += 1
+        stacked = [np.stack(steps) if steps else self._no_steps(k) for k, steps in enumerate(scans)]
+        return self._check_and_fix_outputs((*values, *stacked))
+
+    def _no_steps(self, k: int) -> np.ndarray:
+        """Scan output k after zero iterations: empty along the first axis, the body's declared shape after it."""
+        graph = next(a.g for a in self.onnx_node.attribute if a.name == "body")
+        declared = graph.output[1 + self.N + k].type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else 0 for d in declared.shape.dim]
+        return np.empty((0, *dims), dtype=helper.tensor_dtype_to_np_dtype(declared.elem_type or 1))
+
+
 def reference_fixes(model: ModelProto) -> list[type[OpRun]]:
     """The replacement kernels that apply to `model` (by its default-domain opset)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    return [BatchNormalization] if 9 <= opset < 14 else []
+    return [Loop, *([BatchNormalization] if 9 <= opset < 14 else [])]
 
 
 def reference_evaluator(model: ModelProto, extra_ops: list[type[OpRun]] | None = None) -> ReferenceEvaluator:
