@@ -1,5 +1,5 @@
 """python -m ovaot: the same as the ovaot command."""
 
-from ovaot.cli import main
+from ovaot.cli import run
 
-main(prog_name="ovaot")
+run()

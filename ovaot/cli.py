@@ -49,19 +49,22 @@ class OvaotGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     """Compile ONNX models ahead of time into OpenVINO packages (.ovpkg) and run them."""
-    _without_openvino_converter()
     ctx.obj = {"debug": debug}
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="ovaot: %(levelname)s: %(message)s")
 
 
-def _without_openvino_converter() -> None:
-    """This process is the ovaot command, which never calls openvino.convert_model. openvino/__init__ imports it
-    inside `try: ... except ImportError` (openvino.tools.ovc: ≈0.25 s of every compile here, plus a telemetry
-    event); a None entry in sys.modules makes that import fail at once. Read, query, compile and save_model
-    are untouched. Not done for `import ovaot`, where the process is the caller's."""
+def run() -> None:
+    """The `ovaot` command's entry point: this process is ovaot's own.
+
+    It never calls openvino.convert_model, which openvino/__init__ imports inside `try: ... except ImportError`
+    (openvino.tools.ovc: ≈0.25 s of every compile here, plus a telemetry event); a None entry in sys.modules
+    makes that import fail at once. Read, query, compile and save_model are untouched. Not done by main() or
+    `import ovaot`, which may run in the caller's process.
+    """
     if "openvino" not in sys.modules:
         sys.modules.setdefault("openvino.tools.ovc", None)
+    main(prog_name="ovaot")
 
 
 def _target(ctx: click.Context, param: click.Parameter, value: str) -> Any:

@@ -318,8 +318,8 @@ class _Exporter:
     def speculate(self, job: ExportJob) -> None:
         if self.reproducible and self._speculation is None:
             worker = self._worker()
+            self._speculation = (job, worker)  # closed on exit whatever submit does
             worker.submit([job])
-            self._speculation = (job, worker)
 
     def export(self, core: ov.Core, jobs: list[tuple[ExportJob, ov.Model]]) -> list[Exported]:
         """One result per job, in order, up to and including the first that OpenVINO refuses."""
@@ -398,7 +398,11 @@ def _build_plan(
     }
     fp16 = options.target.precision == "f16"
     converted, whole = _convert_whole(model, index, name, mode, devices, core, fp16)
-    if whole is not None:  # the likely plan: this job alone; the worker starts on it now
+    refused = set(options.force_fallback) | {
+        op for ops in options.capabilities.values() for op, ok in ops.items() if not ok
+    }
+    if whole is not None and not refused & {node.op_type for node in index.nodes}:
+        # the likely plan: this job alone (no option sends a node elsewhere); the worker starts on it now
         exporter.speculate(ExportJob(*whole, devices[0], configs[devices[0]]))
     supports = {}
     for device in devices:

@@ -53,6 +53,15 @@ def _all_tensors(model: ModelProto) -> list[onnx.TensorProto]:
     return list(onnx.external_data_helper._get_all_tensors(model))
 
 
+def _binary_file(source: str | os.PathLike | ModelProto) -> Path | None:
+    """The source's path if onnx.load read it as binary protobuf (the checker reads only that), else None."""
+    if isinstance(source, ModelProto):
+        return None
+    extension = os.path.splitext(str(source))[1]
+    text = onnx.serialization.registry.get_format_from_file_extension(extension) not in (None, "protobuf")
+    return None if text else Path(source)
+
+
 def check_model(model: ModelProto, name: str, path: Path | None = None) -> None:
     """Run the ONNX checker; given the file `model` was read from, on that (no copy of the weights)."""
     if not model.graph.node and not model.graph.output:
@@ -91,7 +100,7 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     if b"location" not in data:  # external data is named by a "location" entry: none here, no need to parse
         return "blake3:" + digest.hexdigest()
     try:
-        model = onnx.load_model_from_string(data)
+        model = onnx.load(str(path), load_external_data=False)  # the format from the extension, as read_model
     except (DecodeError, RuntimeWarning, ValueError):
         return "blake3:" + digest.hexdigest()  # not ONNX: loading will say so
     locations = sorted({e.value for t in _all_tensors(model) for e in t.external_data if e.key == "location"})
@@ -104,6 +113,6 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
 def load(source: str | os.PathLike | ModelProto, digest: str | None = None) -> LoadedModel:
     digest = digest or source_digest(source)
     model, name = read_model(source)
-    check_model(model, name, None if isinstance(source, ModelProto) else Path(source))
+    check_model(model, name, _binary_file(source))
     model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
     return LoadedModel(model=infer_shapes(model, name), source_name=name, source_digest=digest)

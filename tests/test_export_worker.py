@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import openvino as ov
+import pytest
 
 import ovaot
+from ovaot.codegen import export_worker
 from ovaot.codegen.export_worker import ExportJob, ExportWorker
 from ovaot.codegen.openvino import convert_partition, save_ir
+from ovaot.errors import CompileError
 from tests.zoo import lstm_sequence
 
 MODEL = Path(__file__).parent.parent / "examples" / "tiny_cnn.onnx"
@@ -35,6 +38,20 @@ def test_a_refused_job_is_reported_and_ends_the_list():
     got = compiled({model.graph.input[0].name: sample})
     for expected, name in zip(want, [o.name for o in model.graph.output]):
         np.testing.assert_allclose(got[name], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_worker_that_cannot_start_is_a_compile_error_with_its_reason(tmp_path, monkeypatch):
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named ovaot' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(export_worker.sys, "executable", str(broken))
+    job = ExportJob(b"<net/>", b"", "CPU", F32)
+    for wait_first in (True, False):  # whether or not it has ended before it is handed the jobs
+        worker = ExportWorker()
+        if wait_first:
+            worker._process.wait()
+        with pytest.raises(CompileError, match="No module named ovaot"):
+            worker.export([job])
 
 
 def test_a_worker_never_given_jobs_is_stopped():

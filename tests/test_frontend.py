@@ -68,6 +68,26 @@ def test_external_data_is_loaded(tmp_path: Path):
         frontend.load(source)
 
 
+def test_a_text_format_model_with_external_weights_loads_and_its_weights_count_in_the_digest(tmp_path: Path):
+    model = _ir3_model_with_initializer_inputs()
+    model.ir_version = 8
+    del model.graph.input[0]
+    del model.graph.input[1]
+    source = tmp_path / "model.textproto"  # onnx.load reads text by the extension; the C++ checker cannot
+    saved = onnx.ModelProto()
+    saved.CopyFrom(model)  # saving with external data rewrites the tensors it is given
+    onnx.save(saved, source, save_as_external_data=True, location="weights.bin", size_threshold=0)
+    _, session = compile_and_load(source, tmp_path)
+    x = np.ones((2, 4), np.float32)
+    (want,) = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"x": x})
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-6)
+    before = frontend.source_digest(source)
+    weights = bytearray((tmp_path / "weights.bin").read_bytes())
+    weights[0] ^= 1
+    (tmp_path / "weights.bin").write_bytes(bytes(weights))
+    assert frontend.source_digest(source) != before
+
+
 def test_constant_nodes_become_initializers_and_nodes_get_unique_names():
     model = onnx.parser.parse_model("""
         <ir_version: 8, opset_import: ["" : 17]>

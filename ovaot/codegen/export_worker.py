@@ -72,8 +72,13 @@ class ExportWorker:
             )
         (folder / "jobs.json").write_text(json.dumps(listing))
         assert self._process.stdin is not None
-        self._process.stdin.write(f"{folder / 'jobs.json'}\n")
-        self._process.stdin.flush()
+        try:
+            self._process.stdin.write(f"{folder / 'jobs.json'}\n")
+            self._process.stdin.flush()
+        except OSError:  # the worker ended before it had work (it could not start): say why
+            stderr = self._process.communicate()[1]
+            self._folder.cleanup()
+            raise CompileError(_failure(stderr)) from None
 
     def collect(self) -> list[Exported]:
         """Wait for the worker; the results of the submitted jobs."""
@@ -83,7 +88,7 @@ class ExportWorker:
             folder = Path(self._folder.name)
             results = folder / "results.json"
             if self._process.returncode != 0 or not results.is_file():
-                raise CompileError(f"the export worker failed: {stderr.strip().splitlines()[-1:]}")
+                raise CompileError(_failure(stderr))
             return [
                 Exported(blob=(folder / f"{i}.blob").read_bytes(), precision=r["precision"])
                 if "error" not in r
@@ -100,6 +105,10 @@ class ExportWorker:
         self._process.communicate()
         if self._folder is not None:
             self._folder.cleanup()
+
+
+def _failure(stderr: str) -> str:
+    return f"the export worker failed: {stderr.strip().splitlines()[-1:]}"
 
 
 def _main() -> None:

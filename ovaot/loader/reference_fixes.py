@@ -45,29 +45,43 @@ class Loop(_ReferenceLoop):
         values = list(carried)
         scans: list[list[np.ndarray]] = [[] for _ in range(self.K)]
         keep_going = True if cond is None else bool(cond)
-        trip = 0
-        while keep_going and (M is None or trip < int(M)):
+
+        def step(trip: int) -> list:
             feed = dict(context or {})
             feed.update(zip(names[2:], values))  # the carried values win over outer names
             if names[0]:
                 feed[names[0]] = np.array(trip, dtype=np.int64)
             if names[1]:
                 feed[names[1]] = np.array(keep_going)
-            outputs = self._run_body(feed, attributes=attributes, bindings=bindings)
+            return self._run_body(feed, attributes=attributes, bindings=bindings)
+
+        trip = 0
+        while keep_going and (M is None or trip < int(M)):
+            outputs = step(trip)
             keep_going = bool(outputs[0])
             values = list(outputs[1 : 1 + self.N])
             for k in range(self.K):
                 scans[k].append(np.asarray(outputs[1 + self.N + k]))
             trip += 1
-        stacked = [np.stack(steps) if steps else self._no_steps(k) for k, steps in enumerate(scans)]
-        return self._check_and_fix_outputs((*values, *stacked))
+        if trip == 0 and self.K:  # empty scan outputs take the shape one step would give them
+            probe = [np.asarray(value) for value in self._one_step(step)[1 + self.N :]]
+            return self._check_and_fix_outputs((*values, *(np.empty((0, *p.shape), p.dtype) for p in probe)))
+        return self._check_and_fix_outputs((*values, *(np.stack(steps) for steps in scans)))
 
-    def _no_steps(self, k: int) -> np.ndarray:
-        """Scan output k after zero iterations: empty along the first axis, the body's declared shape after it."""
-        graph = next(a.g for a in self.onnx_node.attribute if a.name == "body")
-        declared = graph.output[1 + self.N + k].type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else 0 for d in declared.shape.dim]
-        return np.empty((0, *dims), dtype=helper.tensor_dtype_to_np_dtype(declared.elem_type or 1))
+    def _one_step(self, step) -> list:
+        """The body's outputs for trip 0; where the body cannot run, arrays of its declared shapes (unknown: 0)."""
+        try:
+            return step(0)
+        except Exception:
+            graph = next(a.g for a in self.onnx_node.attribute if a.name == "body")
+            declared = [o.type.tensor_type for o in graph.output]
+            return [
+                np.empty(
+                    [d.dim_value if d.HasField("dim_value") else 0 for d in t.shape.dim],
+                    helper.tensor_dtype_to_np_dtype(t.elem_type or 1),
+                )
+                for t in declared
+            ]
 
 
 def reference_fixes(model: ModelProto) -> list[type[OpRun]]:

@@ -169,14 +169,15 @@ class Session:
 
         A plan that is one OpenVINO partition on one device runs on OpenVINO's asynchronous requests, by
         default as many as the compiled model says are optimal (OPTIMAL_NUMBER_OF_INFER_REQUESTS: more with
-        performance_hint=THROUGHPUT); other plans (fallback partitions between, MULTI's devices) run whole
-        feeds on `in_flight` threads (default 2).
+        performance_hint=THROUGHPUT) but at least 2, so that preparing one feed overlaps running another;
+        other plans (fallback partitions between, MULTI's devices) run whole feeds on `in_flight` threads
+        (default 2).
         """
         wanted = self._wanted(output_names)
         runner = self._runners[0] if len(self._runners) == 1 else None
         if isinstance(runner, CompiledPartition):
             if in_flight is None:
-                in_flight = int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+                in_flight = max(2, int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
             envs = (check_feed(self.manifest.inputs, feed) for feed in feeds)
             return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
         from concurrent.futures import ThreadPoolExecutor
