@@ -396,13 +396,13 @@ def _build_plan(
         d: device_config(core if device_present(core, d) else None, d, options.target.precision, options.provider)
         for d in devices
     }
-    fp16 = options.target.precision == "f16"
-    converted, whole = _convert_whole(model, index, name, mode, devices, core, fp16)
     refused = set(options.force_fallback) | {
         op for ops in options.capabilities.values() for op, ok in ops.items() if not ok
     }
-    if whole is not None and not refused & {node.op_type for node in index.nodes}:
-        # the likely plan: this job alone (no option sends a node elsewhere); the worker starts on it now
+    likely_whole = mode != "multi" and not refused & {node.op_type for node in index.nodes}
+    fp16 = options.target.precision == "f16"
+    converted, whole = _convert_whole(model, index, name, devices, core, fp16, likely_whole)
+    if whole is not None:  # the likely plan: this job alone; the worker starts on it now
         exporter.speculate(ExportJob(*whole, devices[0], configs[devices[0]]))
     supports = {}
     for device in devices:
@@ -441,10 +441,17 @@ def _build_plan(
 
 
 def _convert_whole(
-    model: ModelProto, index: GraphIndex, plan: str, mode: str, devices: list[str], core: ov.Core, fp16: bool
+    model: ModelProto,
+    index: GraphIndex,
+    plan: str,
+    devices: list[str],
+    core: ov.Core,
+    fp16: bool,
+    likely_whole: bool,
 ) -> tuple[tuple[ov.Model, bool] | None, tuple[bytes, bytes] | None]:
-    """The model converted once for every device's capability query (None where no device is queried), and
-    the IR of the plan's first partition if it holds the whole model on the first device (xml, bin), else None.
+    """The model converted once for every device's capability query (None where no device is queried), and,
+    if the plan is likely one partition holding the whole model on the first device, that partition's IR
+    (xml, bin), else None.
 
     The ops are numbered (with_stable_names) as that partition's would be, so the IR is the same bytes either way.
     """
@@ -456,7 +463,7 @@ def _convert_whole(
         return None, None  # the capability query asks node by node
     ov_model, partial = converted
     first = devices[0]
-    if partial or mode == "multi" or not device_present(core, first) or first == "AUTO" or not index.nodes:
+    if partial or not likely_whole or not device_present(core, first) or first == "AUTO" or not index.nodes:
         return converted, None
     with_stable_names(ov_model, f"{plan}_partition_0")
     return converted, save_ir(ov_model, compress_to_fp16=fp16)
