@@ -561,8 +561,8 @@ class _PlanCodegen:
             parameters = [p.output(0).get_names() for p in whole.get_parameters()]
             same_inputs = len(parameters) == len(consumes) and all(names & set(consumes) for names in parameters)
             if same_inputs and len(whole.outputs) == len(produces):
-                named = with_stable_names(whole, subgraph.graph.name)
-                return named, self.whole_ir if subgraph.graph.name.endswith("_partition_0") else None
+                # all the nodes: the plan's only partition, number 0, as _convert_whole named it
+                return with_stable_names(whole, subgraph.graph.name), self.whole_ir
         return convert_partition(self.core, subgraph), None
 
     def complete(self, pending: list[_Pending], exporter: _Exporter) -> list[Partition]:
