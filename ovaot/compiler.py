@@ -98,11 +98,9 @@ class CompileResult:
     def summary(self) -> str:
         if self.up_to_date:
             return f"up to date: {self.output}"
-        parts = []
-        for plan in self.manifest.plans:
-            kinds = [f"{p.kind}:{p.device}" if p.device else p.kind for p in plan.partitions]
-            parts.append(f"{plan.name}: {len(kinds)} partitions: {', '.join(kinds)}")
-        return f"wrote {self.output} ({'; '.join(parts)})"
+        from ovaot.inspection import summary
+
+        return f"wrote {self.output} {summary(self.manifest)}"
 
 
 def compile(

@@ -71,3 +71,38 @@ def package_lines(manifest: Manifest) -> list[str]:
             for reason in p.get("fallback_reasons", []):
                 lines.append(f"    why: {reason}")
     return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _where(partition: Partition) -> str:
+    """Where one partition runs and how it gets there, in a few words."""
+    if partition.kind != "openvino":
+        ops = ", ".join(sorted({n.op_type for n in partition.nodes}))
+        return f"the numpy fallback ({_plural(len(partition.nodes), 'node')}: {ops})"
+    if len(partition.devices) == 1:
+        return f"{partition.devices[0]} ({'precompiled' if partition.blobs else 'compiled from IR at load'})"
+    how = [f"{d} {'precompiled' if d in partition.blobs else 'from IR at load'}" for d in partition.devices]
+    return f"{partition.device} ({', '.join(how)})"
+
+
+def _plan_text(partitions: list[Partition]) -> str:
+    places = [_where(p) for p in partitions]
+    if len(places) == 1:
+        return f"1 partition, on {places[0]}"
+    return f"{len(places)} partitions, on " + "; then ".join(places)
+
+
+def summary(manifest: Manifest) -> str:
+    """One sentence: the target, its partitions and where each runs, and when the host variant runs instead."""
+    text = f"for {manifest.target}: {_plan_text(manifest.partitions)}"
+    host = manifest.plan("host")
+    if host is not None:
+        absent = sorted({d for p in manifest.partitions for d in p.devices if d not in p.blobs})
+        text += (
+            f". Where a host cannot run that (this one lacks {', '.join(absent)}), the CPU-compiled host variant "
+            f"runs: {_plan_text(host.partitions)}"
+        )
+    return text + "."

@@ -15,10 +15,10 @@ import onnx
 import pytest
 
 import ovaot
-from tests.zoo import lstm_sequence
 
-ROOT = Path(__file__).parent.parent
-EXAMPLES = ROOT / "examples"
+from helpers import EXAMPLES, ROOT
+from zoo import lstm_sequence
+
 MODEL = EXAMPLES / "tiny_cnn.onnx"
 
 

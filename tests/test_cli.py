@@ -12,7 +12,7 @@ import onnx
 import onnxruntime
 import pytest
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+from helpers import EXAMPLES
 
 
 def ovaot(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -25,7 +25,7 @@ def test_compile_then_run_the_example(tmp_path: Path):
     package = tmp_path / "tiny.ovpkg"
     done = ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", package)
     assert done.returncode == 0, done.stderr
-    assert package.is_file() and "1 partitions: openvino:CPU" in done.stdout
+    assert package.is_file() and "for CPU_FP32: 1 partition, on CPU (precompiled)." in done.stdout
     out_dir = tmp_path / "out"
     done = ovaot("run", package, "--input", f"image={EXAMPLES / 'tiny_cnn_input.npy'}", "--output", out_dir)
     assert done.returncode == 0, done.stderr
@@ -125,3 +125,29 @@ def test_inspect_says_what_is_precompiled_and_what_is_compiled_at_load(tmp_path:
     assert report["plans"][1]["partitions"][0]["precompiled_for"] == ["CPU"]
     text = ovaot("inspect", package).stdout
     assert "precompiled for: none; compiled at load for: MYRIAD" in text and "plan host" in text
+
+
+def test_the_mission_command_myriad_compiles_and_runs_the_host_variant_with_a_warning(tmp_path: Path):
+    package = tmp_path / "tiny.ovpkg"
+    done = ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "MYRIAD_FP16", "-o", package)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        f"wrote {package} for MYRIAD_FP16: 1 partition, on MYRIAD (compiled from IR at load). Where a host cannot "
+        "run that (this one lacks MYRIAD), the CPU-compiled host variant runs: 1 partition, on CPU (precompiled)."
+    )
+    image = np.load(EXAMPLES / "tiny_cnn_input.npy")
+    done = ovaot("run", package, "--input", f"image={EXAMPLES / 'tiny_cnn_input.npy'}", "--output", tmp_path / "o.npz")
+    assert done.returncode == 0, done.stderr
+    assert "running the host variant" in done.stderr and "MYRIAD" in done.stderr
+    (want,) = onnxruntime.InferenceSession(str(EXAMPLES / "tiny_cnn.onnx")).run(None, {"image": image})
+    got = np.load(tmp_path / "o.npz")["probabilities"]
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-5)  # the host variant keeps the target's FP16
+
+
+def test_the_summary_names_each_partition_in_order(tmp_path: Path):
+    package = tmp_path / "tiny.ovpkg"
+    done = ovaot("compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU", "-o", package, "--force-fallback", "Softmax")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        f"wrote {package} for CPU: 2 partitions, on CPU (precompiled); then the numpy fallback (1 node: Softmax)."
+    )

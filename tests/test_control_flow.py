@@ -12,7 +12,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.conftest import compile_and_load
+from helpers import compile_and_load
 
 
 def _unranked(name: str) -> onnx.ValueInfoProto:

@@ -15,9 +15,11 @@ from ovaot.codegen import export_worker
 from ovaot.codegen.export_worker import ExportJob, ExportWorker
 from ovaot.codegen.openvino import convert_partition, save_ir
 from ovaot.errors import CompileError
-from tests.zoo import lstm_sequence
 
-MODEL = Path(__file__).parent.parent / "examples" / "tiny_cnn.onnx"
+from helpers import EXAMPLES
+from zoo import lstm_sequence
+
+MODEL = EXAMPLES / "tiny_cnn.onnx"
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 

@@ -10,7 +10,7 @@ import pytest
 from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from tests.conftest import compile_and_load
+from helpers import compile_and_load
 
 CONV_SIGN_MODEL = """
 <ir_version: 8, opset_import: ["" : 17]>

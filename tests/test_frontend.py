@@ -12,7 +12,8 @@ from onnx import helper, numpy_helper
 
 from ovaot import frontend
 from ovaot.errors import ModelError
-from tests.conftest import compile_and_load
+
+from helpers import compile_and_load
 
 
 def _ir3_model_with_initializer_inputs() -> onnx.ModelProto:

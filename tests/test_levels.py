@@ -10,9 +10,9 @@ import onnxruntime
 import pytest
 
 import ovaot
-from tests.conftest import LIGHT_DIR, LIGHT_MODELS, random_feed
-from tests.test_light_models import ILL_CONDITIONED_SOFTMAX, _expose_logits
-from tests.zoo import ZOO
+
+from helpers import ILL_CONDITIONED_SOFTMAX, LIGHT_DIR, LIGHT_MODELS, expose_logits, random_feed
+from zoo import ZOO
 
 LEVELS = ["disable_all", "basic", "extended", "all"]
 
@@ -35,7 +35,7 @@ def _check(model: onnx.ModelProto, level: str, tmp_path: Path, first_output: int
 def test_light_models_at_every_level(name: str, level: str, tmp_path: Path):
     model = onnx.load(LIGHT_DIR / f"light_{name}.onnx")
     if name in ILL_CONDITIONED_SOFTMAX:
-        _check(_expose_logits(model), level, tmp_path, first_output=1)
+        _check(expose_logits(model), level, tmp_path, first_output=1)
     else:
         _check(model, level, tmp_path)
 

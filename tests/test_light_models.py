@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 from onnx.backend.test.runner import Runner
 
-from tests.conftest import LIGHT_DIR, LIGHT_MODELS, compile_and_load, random_feed
+from helpers import ILL_CONDITIONED_SOFTMAX, LIGHT_DIR, LIGHT_MODELS, compile_and_load, expose_logits, random_feed
 
 
 def test_all_nine_light_models_are_found():
@@ -22,13 +22,6 @@ def _onnxruntime(model: onnx.ModelProto, feed: dict) -> list[np.ndarray]:
     return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feed)
 
 
-# With all-ones weights, squeezenet's 1000 logits for the runner's input are equal in exact arithmetic
-# (about 9.5e9, where one float32 ulp is 1024), so its softmax is decided by summation-order rounding:
-# onnxruntime sums every channel in the same order and gets 0.001 everywhere; OpenVINO's blocked kernels
-# round some channels one ulp up. For it, the logits are compared instead of the softmax.
-ILL_CONDITIONED_SOFTMAX = {"squeezenet"}
-
-
 def _backend_runner_feed(model: onnx.ModelProto, name: str) -> dict[str, np.ndarray]:
     """The input onnx's backend test runner generates for light models."""
     weights = {t.name for t in model.graph.initializer}
@@ -36,22 +29,12 @@ def _backend_runner_feed(model: onnx.ModelProto, name: str) -> dict[str, np.ndar
     return {v.name: Runner.generate_dummy_data(v, seed=0, name=name, random=False) for v in data_inputs}
 
 
-def _expose_logits(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Add the input of the last Softmax, if any, as an extra graph output (typed by shape inference)."""
-    softmax = [n for n in model.graph.node if n.op_type == "Softmax"]
-    if softmax:
-        inferred = onnx.shape_inference.infer_shapes(model).graph.value_info
-        model.graph.output.extend(v for v in inferred if v.name == softmax[-1].input[0])
-        assert len(model.graph.output) == 2
-    return model
-
-
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_model_matches_shipped_outputs_and_onnxruntime(name: str, tmp_path: Path):
     model = onnx.load(LIGHT_DIR / f"light_{name}.onnx")
     feed = _backend_runner_feed(model, name)
     if name in ILL_CONDITIONED_SOFTMAX:
-        model = _expose_logits(model)
+        model = expose_logits(model)
     result, session = compile_and_load(model, tmp_path)
     assert [p.kind for p in result.manifest.partitions] == ["openvino"]
 
@@ -95,7 +78,7 @@ def with_random_weights(model: onnx.ModelProto, seed: int) -> onnx.ModelProto:
         graph.input.append(onnx.helper.make_tensor_value_info(node.output[0], onnx.TensorProto.FLOAT, shape))
     del graph.node[:]
     graph.node.extend(keep)
-    return _expose_logits(model)
+    return expose_logits(model)
 
 
 @pytest.mark.parametrize("name", LIGHT_MODELS)

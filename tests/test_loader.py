@@ -16,9 +16,9 @@ import ovaot
 from ovaot.errors import DeviceError, InputError, PackageError
 from ovaot.loader.verify import verify_package
 from ovaot.package import PackageReader
-from tests.conftest import compile_and_load
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+from helpers import EXAMPLES, compile_and_load
+
 COMPILER_MODULES = (
     "ovaot.compiler",
     "ovaot.passes",

@@ -10,7 +10,8 @@ import pytest
 from ovaot.errors import PackageError
 from ovaot.manifest import SCHEMA_VERSION, Manifest
 from ovaot.package import PackageReader, blake3_digest
-from tests.conftest import compile_and_load
+
+from helpers import compile_and_load
 
 
 @pytest.fixture

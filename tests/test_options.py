@@ -14,7 +14,8 @@ import pytest
 import ovaot
 from ovaot.errors import UsageError
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+from helpers import EXAMPLES
+
 MODEL = EXAMPLES / "tiny_cnn.onnx"
 IMAGE = np.random.default_rng(31).random((1, 1, 28, 28), dtype=np.float32)
 

@@ -19,9 +19,10 @@ import ovaot
 from ovaot.errors import DeviceError, PackageError
 from ovaot.manifest import Manifest
 from ovaot.package import PackageReader, write_package
-from tests.zoo import mobilenet_v2
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+from helpers import EXAMPLES
+from zoo import mobilenet_v2
+
 MODEL = EXAMPLES / "tiny_cnn.onnx"
 
 

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 import ovaot
 from ovaot.errors import OvaotError, PackageError
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+from helpers import EXAMPLES
+
 MODEL = EXAMPLES / "tiny_cnn.onnx"
 
 

@@ -16,7 +16,8 @@ from onnx.reference import ReferenceEvaluator
 
 from ovaot import samples
 from ovaot.manifest import Manifest
-from tests.conftest import compile_and_load
+
+from helpers import compile_and_load
 
 
 def _model(nodes, inputs, outputs, opset: int = 17) -> onnx.ModelProto:

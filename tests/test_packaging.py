@@ -1,0 +1,77 @@
+"""What users install: the suite runs against the installed ovaot, and the wheel and sdist hold every file it reads."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import ovaot
+
+from helpers import ROOT
+
+SOURCE = ROOT / "ovaot"
+
+
+def _data_files() -> list[str]:
+    """The non-Python files under ovaot/ in the checkout, as paths relative to the checkout."""
+    return sorted(
+        str(path.relative_to(ROOT))
+        for path in SOURCE.rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    )
+
+
+def test_ovaot_is_imported_from_the_installed_package_not_the_checkout():
+    assert not Path(ovaot.__file__).resolve().is_relative_to(ROOT), (
+        f"ovaot was imported from the checkout ({ovaot.__file__}): install it (pip install .) and run `pytest` "
+        "(not `python -m pytest` from the checkout, which puts the checkout first on sys.path)"
+    )
+
+
+def test_subprocesses_of_the_suite_import_the_installed_package_too():
+    done = subprocess.run(
+        [sys.executable, "-c", "import ovaot; print(ovaot.__file__)"], capture_output=True, text=True, check=True
+    )
+    assert not Path(done.stdout.strip()).resolve().is_relative_to(ROOT), done.stdout
+
+
+def test_the_installed_package_holds_every_data_file():
+    installed = Path(ovaot.__file__).resolve().parent
+    assert _data_files(), "expected at least the EP op table under ovaot/"
+    missing = [name for name in _data_files() if not (installed.parent / name).is_file()]
+    assert not missing, f"not installed: {missing}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """A wheel and an sdist built by setuptools' PEP 517 hooks from a copy of the checkout's sources."""
+    tree = tmp_path_factory.mktemp("tree")
+    shutil.copytree(SOURCE, tree / "ovaot", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    script = "from setuptools import build_meta as b; b.build_wheel('dist'); b.build_sdist('dist')"
+    subprocess.run([sys.executable, "-c", script], cwd=tree, capture_output=True, text=True, check=True)
+    (wheel,) = (tree / "dist").glob("*.whl")
+    (sdist,) = (tree / "dist").glob("*.tar.gz")
+    with zipfile.ZipFile(wheel) as archive:
+        wheel_names = archive.namelist()
+    with tarfile.open(sdist) as archive:
+        sdist_names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
+    return {"wheel": wheel_names, "sdist": sdist_names}
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_the_distribution_holds_every_non_python_file_under_ovaot(built: dict[str, list[str]], kind: str):
+    missing = sorted(set(_data_files()) - set(built[kind]))
+    assert not missing, f"the {kind} lacks {missing}: list them in pyproject's [tool.setuptools.package-data]"
+
+
+def test_the_wheel_holds_every_module(built: dict[str, list[str]]):
+    modules = {str(p.relative_to(ROOT)) for p in SOURCE.rglob("*.py") if "__pycache__" not in p.parts}
+    assert not modules - set(built["wheel"])
