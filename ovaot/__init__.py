@@ -13,6 +13,7 @@ from ovaot.errors import (
     OvaotError,
     PackageError,
     UsageError,
+    VerificationError,
 )
 from ovaot.loader import Session
 from ovaot.version import __version__
@@ -30,6 +31,7 @@ __all__ = [
     "PackageError",
     "Session",
     "UsageError",
+    "VerificationError",
     "__version__",
     "compile",
     "load",
@@ -38,10 +40,12 @@ __all__ = [
 
 
 def load(model: Any, **options: Any) -> Session:
-    """Open a .ovpkg (runtime side only), or compile an ONNX model first (see ovaot.jit.load).
+    """Open a .ovpkg (a path or its bytes; runtime side only), or compile an ONNX model first (a path to an
+    .onnx file, an onnx.ModelProto or its bytes; see ovaot.jit.load).
 
-    Options: device_type, strict, trusted_keys and the OpenVINO Execution Provider's keys (device_id,
-    num_of_threads, num_streams, performance_hint, enable_vpu_fast_compile, use_compiled_network, blob_dump_path).
+    Options: strict, trusted_keys and the OpenVINO Execution Provider's keys (device_id, num_of_threads,
+    num_streams, performance_hint), and for an ONNX model device_type, enable_vpu_fast_compile,
+    use_compiled_network and blob_dump_path (a package, compiled already, ignores those with a warning).
     """
     from ovaot.loader.load import blob_path_from_environment, is_onnx_input
     from ovaot.loader.load import load as load_package
@@ -50,7 +54,6 @@ def load(model: Any, **options: Any) -> Session:
         from ovaot.jit import load as load_onnx  # only ONNX input pays for the compiler
 
         return load_onnx(model, **options)
-    options.pop("device_type", None)  # a package already says what it was built for
     return load_package(model, **options)
 
 

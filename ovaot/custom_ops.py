@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ovaot.errors import OvaotError, UsageError
+
 _REGISTRY: dict[tuple[str, str], type] = {}
 
 # Domains onnx.reference implements itself.
@@ -16,7 +18,11 @@ STANDARD_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training", "ai
 
 
 def register_op(domain: str, op_type: str, kernel: Callable[..., Any] | type) -> None:
-    """Register a kernel: an onnx.reference OpRun subclass, or fn(*inputs, **attributes) -> output(s)."""
+    """Register a kernel: an onnx.reference OpRun subclass, or fn(*inputs, **attributes) -> output(s).
+
+    A function returns the value of a node's one output as it is (an array, or a list for a sequence, such as
+    a list of dicts), or a tuple with one value per output of the node.
+    """
     from onnx.reference.op_run import OpRun
 
     if isinstance(kernel, type) and issubclass(kernel, OpRun):
@@ -25,12 +31,26 @@ def register_op(domain: str, op_type: str, kernel: Callable[..., Any] | type) ->
 
         def _run(self: OpRun, *inputs: Any, **attributes: Any) -> tuple[Any, ...]:
             result = kernel(*inputs, **{k: v for k, v in attributes.items() if v is not None})
-            return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+            return _as_outputs(result, len(self.onnx_node.output), f"{domain}.{op_type}")
 
         op_class = type(op_type, (OpRun,), {"op_domain": domain, "_run": _run})
     else:
-        raise TypeError(f"kernel for {domain}.{op_type} must be callable or an OpRun subclass")
+        raise UsageError(f"the kernel for {domain}.{op_type} must be a function or an OpRun subclass, not {kernel!r}")
     _REGISTRY[(domain, op_type)] = op_class
+
+
+def _as_outputs(result: Any, count: int, op: str) -> tuple[Any, ...]:
+    """A kernel's result as the node's outputs: a tuple of `count` values, or the one output's value."""
+    if isinstance(result, tuple) and len(result) == count:
+        return result
+    if count == 1 and not isinstance(result, tuple):
+        return (result,)
+    got = f"a tuple of {len(result)} values" if isinstance(result, tuple) else f"one {type(result).__name__}"
+    raise OvaotError(
+        f"the kernel registered for {op} returned {got}, but the node has {count} output{'s' * (count != 1)}: "
+        "return a tuple "
+        "with one value per output (or, for a node with one output, the value itself)"
+    )
 
 
 def registered_ops(domains: set[str] | None = None) -> list[type]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ovaot.compiler import compile
+from ovaot.errors import ModelError, first_line
 from ovaot.loader.load import open_session
 from ovaot.loader.session import Session
 from ovaot.options import ProviderOptions
@@ -22,20 +23,22 @@ DEFAULT_DEVICE_TYPE = "CPU_FP32"
 
 
 def load(
-    model: str | os.PathLike | Any,
+    model: str | os.PathLike | bytes | Any,
     *,
     device_type: str | None = None,
     strict: bool = False,
     trusted_keys: list[Any] | None = None,
     **options: Any,
 ) -> Session:
-    """Compile an ONNX model (a path ending in .onnx, or a ModelProto) and open the result.
+    """Compile an ONNX model (a path ending in .onnx, a ModelProto, or its bytes) and open the result.
 
     It is compiled for `device_type` (default CPU_FP32): into `blob_dump_path` (default ov_compiled_blobs/)
     when `use_compiled_network=True`, and imported from there on every later load; otherwise into a
     temporary file. Options are the OpenVINO Execution Provider's keys.
     """
-    provider = ProviderOptions.parse(options)
+    provider = ProviderOptions.parse(options, parameters=("device_type", "strict", "trusted_keys"))
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        model = _model_from_bytes(model)
     target = device_type or DEFAULT_DEVICE_TYPE
     compile_options = {
         k: v for k, v in provider.to_manifest().items() if k not in ("use_compiled_network", "blob_dump_path")
@@ -51,6 +54,19 @@ def load(
         package = Path(tmp) / "model.ovpkg"
         compile(model, target, package, reproducible=False, **compile_options)
         return open_session(package, provider, strict, trusted_keys)
+
+
+def _model_from_bytes(data: bytes | bytearray | memoryview) -> Any:
+    """An ONNX model serialised to bytes (what onnxruntime.InferenceSession also takes)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        return onnx.load_model_from_string(bytes(data))
+    except (DecodeError, ValueError, RuntimeWarning) as exc:
+        raise ModelError(
+            f"the bytes given are neither an .ovpkg package nor an ONNX model ({first_line(exc)})"
+        ) from None
 
 
 def _cached_package_path(model: Any, target: str, options: dict[str, Any], dump_path: str | None) -> Path:

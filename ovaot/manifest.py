@@ -184,6 +184,8 @@ def _value_info(data: Any, where: str) -> ValueInfo:
     if shape is not None:
         for i, dim in enumerate(_require(shape, list, f"{where}.shape")):
             _require(dim, (int, str, type(None)), f"{where}.shape[{i}]")
+        # packages from before ovaot read -1 and 0 as dynamic recorded them as sizes
+        shape = [None if isinstance(dim, int) and dim <= 0 else dim for dim in shape]
     return ValueInfo(name=_field(data, "name", str, where), type=_field(data, "type", str, where), shape=shape)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -29,13 +29,19 @@ class ProviderOptions:
     performance_hint: str | None = None
 
     @classmethod
-    def parse(cls, values: Mapping[str, Any]) -> ProviderOptions:
-        """Build from KEY=VALUE strings or Python values; an unknown key lists the valid ones."""
+    def parse(cls, values: Mapping[str, Any], parameters: Sequence[str] = ()) -> ProviderOptions:
+        """Build from KEY=VALUE strings or Python values. An unknown key is a UsageError that lists the EP
+        options and, apart, the caller's own keyword `parameters`, which share its keyword namespace."""
         known = {f.name: f for f in fields(cls)}
         parsed: dict[str, Any] = {}
         for key, value in values.items():
+            if key == "device_type":
+                raise UsageError(
+                    "device_type is the target, not an option here: give it as compile()'s second argument "
+                    "or -t on the command line"
+                )
             if key not in known:
-                raise UsageError(f"unknown option {key!r}; valid options: device_type, {', '.join(known)}")
+                raise _unknown(key, parameters, list(known))
             if value is None:
                 continue  # not given
             parsed[key] = _convert(key, value, str(known[key].type))
@@ -57,6 +63,15 @@ class ProviderOptions:
             "PERFORMANCE_HINT": self.performance_hint,
         }
         return {key: str(value) for key, value in properties.items() if value is not None}
+
+
+def _unknown(key: str, parameters: Sequence[str], options: list[str]) -> UsageError:
+    import difflib
+
+    close = difflib.get_close_matches(key, [*parameters, *options], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    own = f"parameters: {', '.join(parameters)}; " if parameters else ""
+    return UsageError(f"unknown option {key!r}{hint}; {own}OpenVINO EP options: {', '.join(options)}")
 
 
 def _convert(key: str, value: Any, kind: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
 import stat
@@ -133,17 +134,19 @@ def _check_entry(path: Path, info: zipfile.ZipInfo) -> None:
 
 
 class PackageReader:
-    """An open .ovpkg: the manifest, and members checked against their recorded sha256 when read."""
+    """An open .ovpkg (a file, memory-mapped, or bytes in memory): the manifest, and members checked against
+    their recorded digest when read."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self._map: mmap.mmap | None = None
+    def __init__(self, source: str | os.PathLike | bytes | bytearray | memoryview) -> None:
+        in_memory = isinstance(source, (bytes, bytearray, memoryview))
+        self.path = Path("<package bytes>" if in_memory else source)  # what messages call the package
+        self._map: mmap.mmap | bytes | None = bytes(source) if in_memory else None
         self._map_lock = threading.Lock()
         self._verified: set[str] = set()
-        if not self.path.is_file():
+        if not in_memory and not self.path.is_file():
             raise PackageError(f"{self.path}: no such package file")
         try:
-            self._archive = zipfile.ZipFile(self.path)
+            self._archive = zipfile.ZipFile(io.BytesIO(self._map) if self._map is not None else self.path)
         except ARCHIVE_ERRORS as exc:
             raise PackageError(f"{self.path}: not an .ovpkg archive ({exc})") from None
         infos = self._archive.infolist()
@@ -243,7 +246,7 @@ class PackageReader:
 
     def close(self) -> None:
         self._archive.close()
-        if self._map is not None:
+        if isinstance(self._map, mmap.mmap):
             try:
                 self._map.close()
             except BufferError:  # a view handed out is still alive; the map goes when it does

@@ -18,7 +18,7 @@ Feed = dict[str, np.ndarray]
 
 
 def sample_inputs(model: ModelProto, seed: int = 0) -> Feed:
-    """Standard-normal floats, small non-negative integers, random booleans; symbolic dimensions become 1."""
+    """Standard-normal floats, small non-negative integers, random booleans; dynamic dimensions become 1."""
     rng = np.random.default_rng(seed)
     feed: Feed = {}
     for name, shape, dtype in _signature(model):
@@ -111,7 +111,7 @@ def _signature(model: ModelProto) -> list[tuple[str, list[int], np.dtype]]:
         if value.name in weights or not value.type.HasField("tensor_type"):
             continue
         tensor_type = value.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor_type.shape.dim]
+        shape = [d.dim_value if d.dim_value > 0 else 1 for d in tensor_type.shape.dim]  # dynamic: 1
         result.append((value.name, shape, np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))))
     return result
 

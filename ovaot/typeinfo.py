@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import onnx
-from onnx import TypeProto
+from onnx import TensorShapeProto, TypeProto
 
 from ovaot.manifest import Dim, ValueInfo
+
+INFERRED_DIM_PREFIX = "unk__"  # onnx.shape_inference names the dimensions it cannot size unk__0, unk__1, ...
 
 
 def type_string(t: TypeProto) -> str:
@@ -32,9 +34,17 @@ def _elem_name(elem_type: int) -> str:
 
 
 def shape_of(t: TypeProto) -> list[Dim] | None:
+    """The shape, symbolic dimensions by name and dynamic ones as None: unnamed, declared -1 or 0, or named by
+    onnx's shape inference ("unk__0"), a name the model never gave."""
     if t.WhichOneof("value") != "tensor_type" or not t.tensor_type.HasField("shape"):
         return None
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.tensor_type.shape.dim]
+    return [_dim(d) for d in t.tensor_type.shape.dim]
+
+
+def _dim(d: TensorShapeProto.Dimension) -> Dim:
+    if d.dim_value > 0:
+        return d.dim_value
+    return None if not d.dim_param or d.dim_param.startswith(INFERRED_DIM_PREFIX) else d.dim_param
 
 
 def value_info(v: onnx.ValueInfoProto) -> ValueInfo:

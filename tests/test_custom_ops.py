@@ -66,3 +66,77 @@ def test_an_oprun_subclass_can_be_registered(tmp_path: Path):
     x = np.random.default_rng(10).standard_normal((2, 5)).astype(np.float32)
     ovaot.compile(onnx.parser.parse_model(MODEL), "CPU_FP32", tmp_path / "m.ovpkg")
     np.testing.assert_allclose(ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})[0], expected(x), rtol=1e-5)
+
+
+SEQUENCE_MODEL = """
+<ir_version: 8, opset_import: ["" : 17, "my.ops" : 1]>
+g (float[2, 3] x) => (float[6, 3] y) {
+  parts = my.ops.Multiples (x)
+  y = ConcatFromSequence <axis = 0> (parts)
+}
+"""
+
+
+def test_a_list_from_a_one_output_node_is_that_output_a_sequence(tmp_path: Path):
+    ovaot.register_op("my.ops", "Multiples", lambda x: [x, 2 * x, 3 * x])
+    x = np.random.default_rng(11).standard_normal((2, 3)).astype(np.float32)
+    ovaot.compile(onnx.parser.parse_model(SEQUENCE_MODEL), "CPU_FP32", tmp_path / "m.ovpkg")
+    (y,) = ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})
+    np.testing.assert_allclose(y, np.concatenate([x, 2 * x, 3 * x]), rtol=1e-6)
+
+
+def test_a_list_of_dicts_is_one_output(tmp_path: Path):
+    """What skl2onnx's ZipMap gives: one output, a sequence of {label: probability} maps."""
+    node = onnx.helper.make_node("LabelledRows", ["x"], ["rows"], domain="my.ops")
+    row_type = onnx.helper.make_map_type_proto(onnx.TensorProto.INT64, onnx.helper.make_tensor_type_proto(1, []))
+    graph = onnx.helper.make_graph(
+        [node],
+        "zipmap_like",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [3, 2])],
+        [onnx.helper.make_value_info("rows", onnx.helper.make_sequence_type_proto(row_type))],
+    )
+    model = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", 17), onnx.helper.make_opsetid("my.ops", 1)]
+    )
+    ovaot.register_op("my.ops", "LabelledRows", lambda x: [{0: float(a), 1: float(b)} for a, b in x])
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    ovaot.compile(model, "CPU_FP32", tmp_path / "m.ovpkg")
+    (rows,) = ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})
+    assert rows == [{0: 0.0, 1: 1.0}, {0: 2.0, 1: 3.0}, {0: 4.0, 1: 5.0}]
+
+
+TWO_OUTPUTS = """
+<ir_version: 8, opset_import: ["" : 17, "my.ops" : 1]>
+g (float[4] x) => (float[4] lo, float[4] hi) {
+  lo, hi = my.ops.Bounds (x)
+}
+"""
+
+
+def test_a_tuple_gives_a_node_its_several_outputs(tmp_path: Path):
+    ovaot.register_op("my.ops", "Bounds", lambda x: (x - 1, x + 1))
+    x = np.arange(4, dtype=np.float32)
+    ovaot.compile(onnx.parser.parse_model(TWO_OUTPUTS), "CPU_FP32", tmp_path / "m.ovpkg")
+    lo, hi = ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})
+    np.testing.assert_array_equal(lo, x - 1)
+    np.testing.assert_array_equal(hi, x + 1)
+
+
+@pytest.mark.parametrize(
+    ("source", "kernel", "message"),
+    [
+        (TWO_OUTPUTS, lambda x: x, r"my\.ops\.Bounds returned one ndarray, but the node has 2 outputs"),
+        (TWO_OUTPUTS, lambda x: [x, x], r"my\.ops\.Bounds returned one list, but the node has 2 outputs"),
+        (
+            MODEL.replace("ScaledSwish", "Bounds"),
+            lambda x, beta: (x, x),
+            r"a tuple of 2 values, but the node has 1 output:",
+        ),
+    ],
+)
+def test_a_kernel_that_returns_the_wrong_count_is_an_error_naming_the_op(source, kernel, message, tmp_path: Path):
+    ovaot.register_op("my.ops", "Bounds", kernel)
+    ovaot.compile(onnx.parser.parse_model(source), "CPU_FP32", tmp_path / "m.ovpkg")
+    session = ovaot.load(tmp_path / "m.ovpkg")
+    with pytest.raises(ovaot.OvaotError, match=message):
+        session.run(None, {"x": np.ones(session.get_inputs()[0].shape, np.float32)})

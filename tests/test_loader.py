@@ -13,7 +13,7 @@ import onnxruntime
 import pytest
 
 import ovaot
-from ovaot.errors import DeviceError, InputError, PackageError
+from ovaot.errors import DeviceError, InputError, PackageError, UsageError
 from ovaot.loader.verify import verify_package
 from ovaot.package import PackageReader
 
@@ -62,7 +62,7 @@ def test_run_selects_outputs_by_name(tiny_cnn: onnx.ModelProto, tmp_path: Path):
     _, session = compile_and_load(tiny_cnn, tmp_path)
     feed = {"image": np.ones((2, 1, 28, 28), np.float32)}
     assert np.array_equal(session.run(["probabilities"], feed)[0], session.run(None, feed)[0])
-    with pytest.raises(InputError, match="unknown output 'logits'"):
+    with pytest.raises(UsageError, match=r"unknown output 'logits'; the model's outputs are \['probabilities'\]"):
         session.run(["logits"], feed)
 
 

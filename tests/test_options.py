@@ -66,7 +66,7 @@ def test_vpu_fast_compile_is_recorded_with_a_warning_on_the_cpu(tmp_path: Path, 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"num_threads": 2}, "unknown option 'num_threads'; valid options: device_type, device_id, num_of_threads"),
+        ({"num_threads": 2}, r"unknown option 'num_threads' \(did you mean 'num_of_threads'\?\); parameters: "),
         ({"num_of_threads": 0}, "unsigned number other than 0"),
         ({"use_compiled_network": "maybe"}, "must be True or False"),
         ({"performance_hint": "FAST"}, "performance_hint must be one of LATENCY, THROUGHPUT"),

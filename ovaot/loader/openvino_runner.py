@@ -138,6 +138,12 @@ class CompiledPartition:
         while pending:
             yield finish()
 
+    def close(self) -> None:
+        """Free the idle infer requests and the compiled model (and so the blob memory it runs on)."""
+        while not self._requests.empty():
+            self._requests.get_nowait().close()
+        self.compiled.close()
+
 
 class MultiDevicePartition:
     """MULTI: one compiled partition per present device; each run goes to the next device in turn."""
@@ -153,3 +159,7 @@ class MultiDevicePartition:
             chosen = next(self._next)
             self.runs_by_device[chosen.device] += 1
         chosen.run(env)
+
+    def close(self) -> None:
+        for partition in self.per_device:
+            partition.close()

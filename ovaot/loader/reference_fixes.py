@@ -77,7 +77,7 @@ class Loop(_ReferenceLoop):
             declared = [o.type.tensor_type for o in graph.output]
             return [
                 np.empty(
-                    [d.dim_value if d.HasField("dim_value") else 0 for d in t.shape.dim],
+                    [max(d.dim_value, 0) for d in t.shape.dim],
                     helper.tensor_dtype_to_np_dtype(t.elem_type or 1),
                 )
                 for t in declared

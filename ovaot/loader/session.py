@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ovaot.errors import InputError
+from ovaot.errors import UsageError
 from ovaot.loader import ov_c
 from ovaot.loader.fallback_runner import FallbackRunner
 from ovaot.loader.feeds import check_feed
@@ -47,7 +48,7 @@ class Session:
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        source: str | os.PathLike | bytes | bytearray | memoryview,
         *,
         strict: bool = False,
         device_id: str | None = None,
@@ -60,12 +61,12 @@ class Session:
         overrides = ProviderOptions.parse(
             {"num_of_threads": num_of_threads, "num_streams": num_streams, "performance_hint": performance_hint}
         ).openvino_properties()
-        with PackageReader(path) as reader:
+        with PackageReader(source) as reader:
             self.manifest: Manifest = reader.manifest
             if trusted_keys is not None:
                 from ovaot.signing import check_signature
 
-                check_signature(reader.manifest_bytes, reader.signature, trusted_keys, str(path))
+                check_signature(reader.manifest_bytes, reader.signature, trusted_keys, str(reader.path))
             has_openvino = any(p.kind == "openvino" for plan in self.manifest.plans for p in plan.partitions)
             core = ov_c.Core() if has_openvino else None
             host = HostDevices(core.available_devices if core else [], device_id)
@@ -141,16 +142,23 @@ class Session:
         return [IOInfo(v.name, v.shape, v.type) for v in self.manifest.outputs]
 
     def _wanted(self, output_names: Sequence[str] | None) -> list[str]:
+        if not self._runners:
+            raise UsageError("this Session is closed")
         wanted = list(output_names) if output_names else self._output_names
         unknown = [n for n in wanted if n not in self._output_names]
         if unknown:
-            raise InputError(f"unknown output {unknown[0]!r}; the model's outputs are {self._output_names}")
+            raise UsageError(f"unknown output {unknown[0]!r}; the model's outputs are {self._output_names}")
         return wanted
 
     def run(
         self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any], run_options: object = None
     ) -> list[Any]:
-        """Run the model; return the requested outputs (all of them when output_names is None), in order."""
+        """Run the model; return the requested outputs (all of them when output_names is None), in order.
+
+        run_options (onnxruntime's RunOptions) has no counterpart here: it is ignored, with a warning.
+        """
+        if run_options is not None:
+            warnings.warn("Session.run: run_options is ignored (ovaot has no run options)", UserWarning, stacklevel=2)
         wanted = self._wanted(output_names)
         env: dict[str, Any] = check_feed(self.manifest.inputs, input_feed)
         for runner, release in zip(self._runners, self._release):
@@ -185,6 +193,19 @@ class Session:
         threads = 2 if in_flight is None else max(1, in_flight)
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ovaot-run") as pool:
             return list(pool.map(lambda feed: self.run(wanted, feed), feeds))
+
+    def close(self) -> None:
+        """Free the compiled models and infer requests; the package's memory map goes with the last of them.
+        A closed Session refuses to run; closing twice does nothing."""
+        runners, self._runners = self._runners, []
+        for runner in runners:
+            runner.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _last_uses(partitions: list[Partition], keep: set[str]) -> list[list[str]]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import numpy as np
-from onnx import AttributeProto, ModelProto, helper, numpy_helper
+from onnx import AttributeProto, GraphProto, ModelProto, TensorShapeProto, TypeProto, helper, numpy_helper
 
 from ovaot.passes.base import PassResult
 
@@ -99,4 +100,45 @@ class NameNodes:
         return PassResult(model, modified)
 
 
-NORMALIZE_PASSES = (InitializersAsConstants(), ConstantNodesAsInitializers(), NameNodes())
+class NonPositiveDimsAsDynamic:
+    """Clear declared dimensions of -1 or 0: PaddlePaddle and some TensorFlow exporters write a dynamic dimension
+    that way. onnxruntime and OpenVINO read -1 as dynamic; ovaot reads 0 as dynamic too, so that such a model
+    takes feeds of any size there, as its exporter meant."""
+
+    name = "non_positive_dims_as_dynamic"
+    opt_level = 0
+    requires: tuple[str, ...] = ()
+    description = "declared dimensions of -1 or 0 become dynamic"
+
+    def __call__(self, model: ModelProto) -> PassResult:
+        modified = False
+        for graph in _graphs(model.graph):
+            for value in (*graph.input, *graph.output, *graph.value_info):
+                for dim in _dims(value.type):
+                    if dim.HasField("dim_value") and dim.dim_value <= 0:
+                        dim.Clear()
+                        modified = True
+        return PassResult(model, modified)
+
+
+def _graphs(graph: GraphProto) -> Iterator[GraphProto]:
+    """The graph and every subgraph in it (If branches, Loop and Scan bodies), depth first."""
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            for subgraph in (attribute.g, *attribute.graphs) if attribute.HasField("g") else attribute.graphs:
+                yield from _graphs(subgraph)
+
+
+def _dims(t: TypeProto) -> Iterator[TensorShapeProto.Dimension]:
+    """The shape dimensions of a type, inside sequences and optionals too."""
+    kind = t.WhichOneof("value")
+    if kind in ("tensor_type", "sparse_tensor_type"):
+        yield from getattr(t, kind).shape.dim
+    elif kind in ("sequence_type", "optional_type"):
+        yield from _dims(getattr(t, kind).elem_type)
+    elif kind == "map_type":
+        yield from _dims(t.map_type.value_type)
+
+
+NORMALIZE_PASSES = (InitializersAsConstants(), ConstantNodesAsInitializers(), NameNodes(), NonPositiveDimsAsDynamic())
