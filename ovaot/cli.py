@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ovaot.errors import OvaotError, UsageError
+from ovaot.errors import OvaotError, UsageError, first_line
 from ovaot.version import __version__
 
 # Exit codes, stable for scripts: 0 ok, 1 failed, 2 usage error, 3 verification failed.
@@ -18,7 +18,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_VERIFICATION_FAILED = 0, 1, 2, 3
 
 
 class OvaotGroup(click.Group):
-    """Turns OvaotError into one line on stderr and its exit code; --debug shows the traceback."""
+    """Turns an error into one line on stderr and its exit code; --debug shows the whole message and the
+    traceback (a cause's message can run to pages: onnx.reference lists every op it has)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -26,7 +27,7 @@ class OvaotGroup(click.Group):
         except OvaotError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"ovaot: error: {exc}", err=True)
+            click.echo(f"ovaot: error: {_one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -36,10 +37,18 @@ class OvaotGroup(click.Group):
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(
-                f"ovaot: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True
-            )
+            message = _one_line(exc) if _has_more(exc) else f"{first_line(exc)} (run with --debug for a traceback)"
+            click.echo(f"ovaot: internal error: {type(exc).__name__}: {message}", err=True)
             ctx.exit(EXIT_FAILED)
+
+
+def _has_more(exc: BaseException) -> bool:
+    return len(str(exc).strip().splitlines()) > 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message's first line, saying where the rest is when there is more."""
+    return first_line(exc) + (" (--debug shows the rest)" if _has_more(exc) else "")
 
 
 @click.group(cls=OvaotGroup)

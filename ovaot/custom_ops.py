@@ -53,6 +53,22 @@ def _as_outputs(result: Any, count: int, op: str) -> tuple[Any, ...]:
     )
 
 
+def build_failure(exc: BaseException) -> str:
+    """Why onnx.reference could not build an evaluator, in one line: for an op it has no kernel for (its message
+    then lists every op it has), the register_op call that would supply one."""
+    import re
+
+    from ovaot.errors import first_line
+
+    missing = re.match(
+        r"No(?:t)? registered implementation for operator '([^']*)'(?:,| and) domain '([^']*)'", str(exc)
+    )
+    if missing is None:
+        return f"{type(exc).__name__}: {first_line(exc)}"
+    op_type, domain = missing.groups()
+    return f"onnx.reference has no kernel for {op_type}: supply one with ovaot.register_op({domain!r}, {op_type!r}, fn)"
+
+
 def registered_ops(domains: set[str] | None = None) -> list[type]:
     """The registered OpRun classes, for ReferenceEvaluator(new_ops=...)."""
     return [cls for (domain, _), cls in _REGISTRY.items() if domains is None or domain in domains]

@@ -151,3 +151,22 @@ def test_the_summary_names_each_partition_in_order(tmp_path: Path):
     assert done.stdout.strip() == (
         f"wrote {package} for CPU: 2 partitions, on CPU (precompiled); then the numpy fallback (1 node: Softmax)."
     )
+
+
+def test_a_cause_with_a_long_message_is_one_line_that_says_what_would_help(tmp_path: Path):
+    """onnx.reference has no GlobalLpPool kernel; its error lists every op it has, over dozens of lines."""
+    model = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 2, 4, 4] x) => (float[1, 2, 1, 1] y) { y = GlobalLpPool <p = 2> (x) }
+    """)
+    source = tmp_path / "lp.onnx"
+    onnx.save(model, source)
+    command = ["compile", source, "-t", "CPU_FP32", "-o", tmp_path / "lp.ovpkg", "--force-fallback", "GlobalLpPool"]
+    done = ovaot(*command)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.strip().endswith(
+        "onnx.reference has no kernel for GlobalLpPool: supply one with ovaot.register_op('', 'GlobalLpPool', fn))"
+    )
+    assert not (tmp_path / "lp.ovpkg").exists()
+    debug = ovaot("--debug", *command)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "GlobalAveragePool" in debug.stderr  # the list

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from onnx import ModelProto
 
-from ovaot.custom_ops import registered_ops, unregistered
+from ovaot.custom_ops import build_failure, registered_ops, unregistered
 from ovaot.errors import CompileError
+from ovaot.loader.fallback_requirements import unmet_requirements
+
+log = logging.getLogger(__name__)
 
 
 def fallback_artifact(subgraph: ModelProto) -> bytes:
@@ -24,6 +29,9 @@ def fallback_artifact(subgraph: ModelProto) -> bytes:
         ops = sorted({f"{n.domain + '.' if n.domain else ''}{n.op_type}" for n in subgraph.graph.node})
         raise CompileError(
             f"no engine can run partition {subgraph.graph.name} ({', '.join(ops)}): OpenVINO does not "
-            f"take it and onnx.reference cannot build it ({type(exc).__name__}: {exc})"
-        ) from None
+            f"take it and onnx.reference cannot build it ({build_failure(exc)})"
+        ) from exc  # --debug shows the cause whole
+    unmet = unmet_requirements(subgraph.graph.node)
+    if unmet:  # only a warning: the package may be built here and run on another host, where the loader checks
+        log.warning("%s %s (where the package is loaded; compiling does not need it)", subgraph.graph.name, unmet)
     return subgraph.SerializeToString(deterministic=True)

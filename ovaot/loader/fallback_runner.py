@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ovaot.custom_ops import registered_ops, unregistered
+from ovaot.custom_ops import build_failure, registered_ops, unregistered
 from ovaot.errors import PackageError
+from ovaot.loader.fallback_requirements import require
 from ovaot.manifest import Partition
 from ovaot.package import PackageReader
 
@@ -24,7 +25,11 @@ class FallbackRunner:
                 "in this process: call ovaot.register_op(domain, op_type, kernel) before ovaot.load"
             )
         model = onnx.load_from_string(reader.read(partition.artifacts["onnx"]))
-        self.evaluator = reference_evaluator(model, registered_ops())
+        require(model.graph.node, partition.index)  # now, not as an ImportError from onnx.reference on a run
+        try:
+            self.evaluator = reference_evaluator(model, registered_ops())
+        except Exception as exc:  # a kernel registered where the package was compiled, but not here
+            raise PackageError(f"partition {partition.index}: {build_failure(exc)}") from exc
         self._outputs = list(model.graph.output)
 
     def run(self, env: dict[str, Any]) -> None:
