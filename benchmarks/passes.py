@@ -17,7 +17,7 @@ import onnx
 import openvino
 
 import ovaot
-from tests.conftest import LIGHT_DIR, LIGHT_MODELS, random_feed
+from tests.helpers import LIGHT_DIR, LIGHT_MODELS, random_feed
 from tests.zoo import ZOO
 
 LEVELS = ["disable_all", "basic", "extended", "all"]

@@ -39,8 +39,7 @@ from onnx import TensorProto, helper
 
 import ovaot
 from ovaot.loader import ov_c
-from tests.conftest import LIGHT_DIR
-from tests.test_light_models import with_random_weights
+from tests.helpers import LIGHT_DIR, with_random_weights
 
 ROOT = Path(__file__).parent.parent
 EP_VENV = ROOT / "benchmarks" / ".venv-ovep"

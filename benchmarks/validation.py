@@ -18,8 +18,7 @@ import onnx
 
 import ovaot
 from tests import zoo
-from tests.conftest import LIGHT_DIR, LIGHT_MODELS
-from tests.test_light_models import with_random_weights
+from tests.helpers import LIGHT_DIR, LIGHT_MODELS, with_random_weights
 
 ROOT = Path(__file__).parent.parent
 # onnx.reference needs minutes per run for alexnet, vgg19 and zfnet (244-574 MB of weights); left out here

@@ -35,6 +35,7 @@ from ovaot.codegen.openvino import (
 )
 from ovaot.errors import CompileError, OvaotError
 from ovaot.graph import GraphIndex
+from ovaot.inspection import summary
 from ovaot.loader.openvino_runner import port_binding
 from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
 from ovaot.options import ProviderOptions
@@ -98,8 +99,6 @@ class CompileResult:
     def summary(self) -> str:
         if self.up_to_date:
             return f"up to date: {self.output}"
-        from ovaot.inspection import summary
-
         return f"wrote {self.output} {summary(self.manifest)}"
 
 

@@ -100,7 +100,8 @@ def _scatter(rng: np.random.Generator, values: np.ndarray, edges: np.ndarray) ->
     flat = values.reshape(-1).copy()
     count = min(flat.size, max(len(edges), flat.size // 2))
     positions = rng.permutation(flat.size)[:count]
-    flat[positions] = np.resize(rng.permutation(edges), count)
+    with np.errstate(over="ignore"):  # 1e30 is inf in float16: an edge value too
+        flat[positions] = np.resize(rng.permutation(edges), count)
     return flat.reshape(values.shape)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 
 import ovaot
 
@@ -54,3 +55,32 @@ def expose_logits(model: onnx.ModelProto) -> onnx.ModelProto:
         model.graph.output.extend(v for v in inferred if v.name == softmax[-1].input[0])
         assert len(model.graph.output) == 2
     return model
+
+
+def with_random_weights(model: onnx.ModelProto, seed: int) -> onnx.ModelProto:
+    """Replace each ConstantOfShape weight with seeded random values of the same shape.
+
+    Also exposes the logits, so a saturated softmax cannot hide a wrong kernel.
+    """
+    rng = np.random.default_rng(seed)
+    graph = model.graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    roles = {name: (n.op_type, i) for n in graph.node for i, name in enumerate(n.input)}
+    keep = []
+    for node in graph.node:
+        if node.op_type != "ConstantOfShape" or node.input[0] not in inits:
+            keep.append(node)
+            continue
+        shape = tuple(int(d) for d in inits[node.input[0]])
+        op, position = roles.get(node.output[0], ("", 0))
+        if len(shape) > 1:
+            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[1:])), size=shape)
+        elif op == "BatchNormalization" and position in (1, 4):  # scale, variance: positive
+            value = rng.uniform(0.5, 1.5, size=shape)
+        else:
+            value = rng.normal(0.0, 0.1, size=shape)
+        graph.initializer.append(numpy_helper.from_array(value.astype(np.float32), node.output[0]))
+        graph.input.append(onnx.helper.make_tensor_value_info(node.output[0], onnx.TensorProto.FLOAT, shape))
+    del graph.node[:]
+    graph.node.extend(keep)
+    return expose_logits(model)

@@ -30,6 +30,7 @@ def _check(model: onnx.ModelProto, level: str, tmp_path: Path, first_output: int
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_models_at_every_level(name: str, level: str, tmp_path: Path):
@@ -40,6 +41,7 @@ def test_light_models_at_every_level(name: str, level: str, tmp_path: Path):
         _check(model, level, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_models_at_every_level(name: str, level: str, tmp_path: Path):

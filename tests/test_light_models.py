@@ -11,7 +11,15 @@ import pytest
 from onnx import numpy_helper
 from onnx.backend.test.runner import Runner
 
-from helpers import ILL_CONDITIONED_SOFTMAX, LIGHT_DIR, LIGHT_MODELS, compile_and_load, expose_logits, random_feed
+from helpers import (
+    ILL_CONDITIONED_SOFTMAX,
+    LIGHT_DIR,
+    LIGHT_MODELS,
+    compile_and_load,
+    expose_logits,
+    random_feed,
+    with_random_weights,
+)
 
 
 def test_all_nine_light_models_are_found():
@@ -52,35 +60,7 @@ def test_light_model_matches_shipped_outputs_and_onnxruntime(name: str, tmp_path
     )
 
 
-def with_random_weights(model: onnx.ModelProto, seed: int) -> onnx.ModelProto:
-    """Replace each ConstantOfShape weight with seeded random values of the same shape.
-
-    Also exposes the logits, so a saturated softmax cannot hide a wrong kernel.
-    """
-    rng = np.random.default_rng(seed)
-    graph = model.graph
-    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    roles = {name: (n.op_type, i) for n in graph.node for i, name in enumerate(n.input)}
-    keep = []
-    for node in graph.node:
-        if node.op_type != "ConstantOfShape" or node.input[0] not in inits:
-            keep.append(node)
-            continue
-        shape = tuple(int(d) for d in inits[node.input[0]])
-        op, position = roles.get(node.output[0], ("", 0))
-        if len(shape) > 1:
-            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[1:])), size=shape)
-        elif op == "BatchNormalization" and position in (1, 4):  # scale, variance: positive
-            value = rng.uniform(0.5, 1.5, size=shape)
-        else:
-            value = rng.normal(0.0, 0.1, size=shape)
-        graph.initializer.append(numpy_helper.from_array(value.astype(np.float32), node.output[0]))
-        graph.input.append(onnx.helper.make_tensor_value_info(node.output[0], onnx.TensorProto.FLOAT, shape))
-    del graph.node[:]
-    graph.node.extend(keep)
-    return expose_logits(model)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LIGHT_MODELS)
 def test_light_topology_with_random_weights_matches_onnxruntime(name: str, tmp_path: Path):
     model = with_random_weights(onnx.load(LIGHT_DIR / f"light_{name}.onnx"), seed=hash(name) % 1000)
