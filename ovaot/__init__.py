@@ -39,22 +39,22 @@ __all__ = [
 ]
 
 
-def load(model: Any, **options: Any) -> Session:
+def load(model: Any, *, strict: bool = False, trusted_keys: list[Any] | None = None, **options: Any) -> Session:
     """Open a .ovpkg (a path or its bytes; runtime side only), or compile an ONNX model first (a path to an
     .onnx file, an onnx.ModelProto or its bytes; see ovaot.jit.load).
 
-    Options: strict, trusted_keys and the OpenVINO Execution Provider's keys (device_id, num_of_threads,
-    num_streams, performance_hint), and for an ONNX model device_type, enable_vpu_fast_compile,
-    use_compiled_network and blob_dump_path (a package, compiled already, ignores those with a warning).
+    strict=True refuses any device substitution; trusted_keys (Ed25519 public keys) require a signed package.
+    Options are the OpenVINO Execution Provider's keys (device_id, num_of_threads, num_streams,
+    performance_hint), and for an ONNX model device_type, enable_vpu_fast_compile, use_compiled_network and
+    blob_dump_path (a package, compiled already, ignores those with a warning).
     """
-    from ovaot.loader.load import blob_path_from_environment, is_onnx_input
-    from ovaot.loader.load import load as load_package
+    from ovaot.loader.load import blob_path_from_environment, is_onnx_input, open_package
 
     if blob_path_from_environment() is None and is_onnx_input(model):
         from ovaot.jit import load as load_onnx  # only ONNX input pays for the compiler
 
-        return load_onnx(model, **options)
-    return load_package(model, **options)
+        return load_onnx(model, strict=strict, trusted_keys=trusted_keys, **options)
+    return open_package(model, strict, trusted_keys, options)
 
 
 def __getattr__(name: str) -> Any:

@@ -38,7 +38,7 @@ from ovaot.graph import GraphIndex
 from ovaot.inspection import summary
 from ovaot.loader.openvino_runner import port_binding
 from ovaot.manifest import SCHEMA_VERSION, Manifest, NodePlacement, Partition, Plan
-from ovaot.options import ProviderOptions
+from ovaot.options import ProviderOptions, keyword_parameters
 from ovaot.package import PackageReader, describe_members, write_package
 from ovaot.partition import NodeGroup, partition
 from ovaot.passes import OptLevel, Pass, PassConfig, run_passes, select_passes
@@ -136,7 +136,7 @@ def compile(
     enable_vpu_fast_compile) and num_streams / performance_hint (LATENCY, THROUGHPUT,
     CUMULATIVE_THROUGHPUT), which go into the blobs and can be overridden at load time.
     """
-    provider = ProviderOptions.parse(provider_options, parameters=_keyword_parameters(compile))
+    provider = ProviderOptions.parse(provider_options, parameters=keyword_parameters(compile))
     parsed = parse_target(target) if isinstance(target, str) else target
     if provider.device_id:
         parsed = parsed.with_device_id(provider.device_id)
@@ -183,13 +183,6 @@ def compile(
     result = CompileResult(output=Path(output), manifest=manifest)
     log.info("%s", result.summary())
     return result
-
-
-def _keyword_parameters(function: Callable[..., Any]) -> list[str]:
-    import inspect
-
-    kinds = (inspect.Parameter.KEYWORD_ONLY,)
-    return [p.name for p in inspect.signature(function).parameters.values() if p.kind in kinds]
 
 
 def _up_to_date(output: Path, digest: str, options: CompileOptions) -> Manifest | None:

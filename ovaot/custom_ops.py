@@ -31,12 +31,21 @@ def register_op(domain: str, op_type: str, kernel: Callable[..., Any] | type) ->
 
         def _run(self: OpRun, *inputs: Any, **attributes: Any) -> tuple[Any, ...]:
             result = kernel(*inputs, **{k: v for k, v in attributes.items() if v is not None})
-            return _as_outputs(result, len(self.onnx_node.output), f"{domain}.{op_type}")
+            return _as_outputs(result, _named_outputs(self.onnx_node), f"{domain}.{op_type}")
 
         op_class = type(op_type, (OpRun,), {"op_domain": domain, "_run": _run})
     else:
         raise UsageError(f"the kernel for {domain}.{op_type} must be a function or an OpRun subclass, not {kernel!r}")
     _REGISTRY[(domain, op_type)] = op_class
+
+
+def _named_outputs(node: Any) -> int:
+    """How many outputs a kernel returns for `node`: up to its last named one (trailing optional outputs that
+    the node leaves out, as "", are not returned)."""
+    names = list(node.output)
+    while names and not names[-1]:
+        names.pop()
+    return len(names)
 
 
 def _as_outputs(result: Any, count: int, op: str) -> tuple[Any, ...]:
@@ -48,9 +57,15 @@ def _as_outputs(result: Any, count: int, op: str) -> tuple[Any, ...]:
     got = f"a tuple of {len(result)} values" if isinstance(result, tuple) else f"one {type(result).__name__}"
     raise OvaotError(
         f"the kernel registered for {op} returned {got}, but the node has {count} output{'s' * (count != 1)}: "
-        "return a tuple "
-        "with one value per output (or, for a node with one output, the value itself)"
+        "return a tuple with one value per output (or, for a node with one output, the value itself)"
     )
+
+
+# How onnx.reference says it has no kernel for an op (five wordings across its versions and code paths).
+_NO_KERNEL = (
+    r"Not? (?:registered )?(?:implementation|schema)(?: was found)? for (?:operator|node type) '([^']*)',? "
+    r"(?:and |from )?domain '([^']*)'"
+)
 
 
 def build_failure(exc: BaseException) -> str:
@@ -60,9 +75,7 @@ def build_failure(exc: BaseException) -> str:
 
     from ovaot.errors import first_line
 
-    missing = re.match(
-        r"No(?:t)? registered implementation for operator '([^']*)'(?:,| and) domain '([^']*)'", str(exc)
-    )
+    missing = re.search(_NO_KERNEL, str(exc))
     if missing is None:
         return f"{type(exc).__name__}: {first_line(exc)}"
     op_type, domain = missing.groups()

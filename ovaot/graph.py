@@ -20,13 +20,16 @@ def subgraph_outer_names(graph: GraphProto) -> set[str]:
     return used - defined
 
 
+def subgraphs(node: NodeProto) -> list[GraphProto]:
+    """The graphs a node holds: If's branches, Loop's and Scan's bodies."""
+    return [g for a in node.attribute for g in ([a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs)]
+
+
 def node_inputs(node: NodeProto) -> list[str]:
     """A node's explicit inputs followed by the outer-scope names its subgraphs read, without blanks."""
     names = [n for n in node.input if n]
-    for attr in node.attribute:
-        graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
-        for graph in graphs:
-            names.extend(sorted(subgraph_outer_names(graph) - set(names)))
+    for graph in subgraphs(node):
+        names.extend(sorted(subgraph_outer_names(graph) - set(names)))
     return names
 
 

@@ -90,6 +90,8 @@ def _where(partition: Partition) -> str:
 
 def _plan_text(partitions: list[Partition]) -> str:
     places = [_where(p) for p in partitions]
+    if not places:
+        return "no partitions (nothing to compute)"
     if len(places) == 1:
         return f"1 partition, on {places[0]}"
     return f"{len(places)} partitions, on " + "; then ".join(places)
@@ -101,8 +103,8 @@ def summary(manifest: Manifest) -> str:
     host = manifest.plan("host")
     if host is not None:
         absent = sorted({d for p in manifest.partitions for d in p.devices if d not in p.blobs})
+        lacks = f" (this one lacks {', '.join(absent)})" if absent else ""
         text += (
-            f". Where a host cannot run that (this one lacks {', '.join(absent)}), the CPU-compiled host variant "
-            f"runs: {_plan_text(host.partitions)}"
+            f". Where a host cannot run that{lacks}, the CPU-compiled host variant runs: {_plan_text(host.partitions)}"
         )
     return text + "."

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ovaot.compiler import compile
-from ovaot.errors import ModelError, first_line
+from ovaot.errors import ModelError
 from ovaot.loader.load import open_session
 from ovaot.loader.session import Session
-from ovaot.options import ProviderOptions
+from ovaot.options import ProviderOptions, keyword_parameters
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def load(
     when `use_compiled_network=True`, and imported from there on every later load; otherwise into a
     temporary file. Options are the OpenVINO Execution Provider's keys.
     """
-    provider = ProviderOptions.parse(options, parameters=("device_type", "strict", "trusted_keys"))
+    provider = ProviderOptions.parse(options, parameters=keyword_parameters(load))
     if isinstance(model, (bytes, bytearray, memoryview)):
         model = _model_from_bytes(model)
     target = device_type or DEFAULT_DEVICE_TYPE
@@ -62,11 +62,12 @@ def _model_from_bytes(data: bytes | bytearray | memoryview) -> Any:
     from google.protobuf.message import DecodeError
 
     try:
-        return onnx.load_model_from_string(bytes(data))
-    except (DecodeError, ValueError, RuntimeWarning) as exc:
-        raise ModelError(
-            f"the bytes given are neither an .ovpkg package nor an ONNX model ({first_line(exc)})"
-        ) from None
+        model = onnx.load_model_from_string(bytes(data))
+    except (DecodeError, ValueError, RuntimeWarning):
+        model = None
+    if model is None or not model.HasField("graph"):  # protobuf reads b"" and many byte strings as an empty model
+        raise ModelError("the bytes given are neither an .ovpkg package nor an ONNX model")
+    return model
 
 
 def _cached_package_path(model: Any, target: str, options: dict[str, Any], dump_path: str | None) -> Path:

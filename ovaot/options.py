@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -63,6 +63,14 @@ class ProviderOptions:
             "PERFORMANCE_HINT": self.performance_hint,
         }
         return {key: str(value) for key, value in properties.items() if value is not None}
+
+
+def keyword_parameters(function: Callable[..., Any]) -> list[str]:
+    """The keyword-only parameters of `function`, which share its **options with the EP options."""
+    import inspect
+
+    parameters = inspect.signature(function).parameters.values()
+    return [p.name for p in parameters if p.kind == inspect.Parameter.KEYWORD_ONLY]
 
 
 def _unknown(key: str, parameters: Sequence[str], options: list[str]) -> UsageError:

@@ -46,6 +46,7 @@ def test_load_takes_an_onnx_models_bytes_as_onnxruntime_does(expected: np.ndarra
         (42, ovaot.UsageError, r"ovaot.load takes a path to a .ovpkg package .* the bytes .*; got int"),
         ({"image": IMAGE}, ovaot.UsageError, "got dict"),
         (b"\x00\xffnot a model at all", ovaot.ModelError, "neither an .ovpkg package nor an ONNX model"),
+        (b"", ovaot.ModelError, "neither an .ovpkg package nor an ONNX model"),
         (b"PK\x03\x04 a truncated zip", ovaot.PackageError, "<package bytes>: not an .ovpkg archive"),
     ],
 )
@@ -127,3 +128,48 @@ def test_every_error_class_is_exported():
 def test_onnx_model_proto_still_loads(expected: np.ndarray):
     with ovaot.load(onnx.load(MODEL)) as session:
         np.testing.assert_allclose(session.run(None, {"image": IMAGE})[0], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_model_whose_output_is_its_input_runs_and_closes(tmp_path: Path):
+    model = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[3] x) => (float[3] x) { }
+    """)
+    ovaot.compile(model, "CPU_FP32", tmp_path / "same.ovpkg")
+    x = np.arange(3, dtype=np.float32)
+    with ovaot.load(tmp_path / "same.ovpkg") as session:
+        np.testing.assert_array_equal(session.run(None, {"x": x})[0], x)
+    with pytest.raises(ovaot.UsageError, match="closed"):
+        session.run(None, {"x": x})
+
+
+def test_close_while_other_threads_run_lets_them_finish_or_refuses_them_cleanly(package: Path, expected: np.ndarray):
+    import threading
+
+    session = ovaot.load(package)
+    outcomes: list[object] = []
+    started = threading.Barrier(3)
+
+    def keep_running() -> None:
+        started.wait()
+        while True:
+            try:
+                outcomes.append(session.run(None, {"image": IMAGE})[0])
+            except Exception as exc:  # the first error ends this thread: it must say the session is closed
+                outcomes.append(exc)
+                return
+
+    threads = [threading.Thread(target=keep_running) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    while len(outcomes) < 20:
+        pass
+    session.close()
+    for thread in threads:
+        thread.join()
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(errors) == 2 and all(isinstance(e, ovaot.UsageError) and "closed" in str(e) for e in errors), errors
+    for result in outcomes:
+        if not isinstance(result, Exception):
+            np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-6)

@@ -140,3 +140,20 @@ def test_a_kernel_that_returns_the_wrong_count_is_an_error_naming_the_op(source,
     session = ovaot.load(tmp_path / "m.ovpkg")
     with pytest.raises(ovaot.OvaotError, match=message):
         session.run(None, {"x": np.ones(session.get_inputs()[0].shape, np.float32)})
+
+
+def test_optional_outputs_a_node_leaves_out_are_not_counted(tmp_path: Path):
+    node = onnx.helper.make_node("Bounds", ["x"], ["lo", ""], domain="my.ops")
+    graph = onnx.helper.make_graph(
+        [node],
+        "optional_output",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [4])],
+        [onnx.helper.make_tensor_value_info("lo", onnx.TensorProto.FLOAT, [4])],
+    )
+    model = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", 17), onnx.helper.make_opsetid("my.ops", 1)]
+    )
+    ovaot.register_op("my.ops", "Bounds", lambda x: x - 1)
+    ovaot.compile(model, "CPU_FP32", tmp_path / "m.ovpkg")
+    x = np.arange(4, dtype=np.float32)
+    np.testing.assert_array_equal(ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})[0], x - 1)

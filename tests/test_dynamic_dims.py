@@ -125,3 +125,29 @@ def test_validation_runs_on_a_model_with_minus_one_dims(tmp_path: Path, caplog: 
         result = ovaot.compile(_conv_net(-1), "CPU_FP32", tmp_path / "m.ovpkg", validate=True)
     assert not [r for r in caplog.records if "skipped" in r.getMessage()], caplog.text
     assert [p.kind for p in result.manifest.partitions] == ["openvino"]
+
+
+def test_a_package_whose_manifest_records_minus_one_reads_it_as_dynamic(tmp_path: Path):
+    """Packages built before ovaot read -1 as dynamic recorded the declared sizes in their manifests."""
+    from dataclasses import replace
+
+    from ovaot.manifest import ValueInfo
+    from ovaot.package import PackageReader, write_package
+
+    model = _conv_net(-1)
+    package = tmp_path / "old.ovpkg"
+    ovaot.compile(model, "CPU_FP32", package)
+    with PackageReader(package) as reader:
+        manifest = reader.manifest
+        members = {name: reader.read(name) for name in manifest.members}
+    old = replace(manifest, inputs=[ValueInfo("x", "tensor(float)", [-1, 3, -1, -1])])
+    write_package(package, old, members)
+    assert '"shape": [\n        -1,' in old.to_json()  # what such a package holds
+
+    session = ovaot.load(package)
+    assert [i.shape for i in session.get_inputs()] == [[None, 3, None, None]]
+    oracle = _onnxruntime(model)
+    rng = np.random.default_rng(2)
+    for shape in [(1, 3, 10, 12), (4, 3, 6, 6)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(session.run(None, {"x": x})[0], oracle.run(None, {"x": x})[0], rtol=1e-4, atol=1e-5)

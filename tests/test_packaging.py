@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,12 +20,14 @@ SOURCE = ROOT / "ovaot"
 
 
 def _data_files() -> list[str]:
-    """The non-Python files under ovaot/ in the checkout, as paths relative to the checkout."""
-    return sorted(
-        str(path.relative_to(ROOT))
-        for path in SOURCE.rglob("*")
-        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
-    )
+    """The non-Python files under ovaot/ that the checkout tracks (all of them outside a git checkout), as
+    paths relative to the checkout."""
+    if (ROOT / ".git").exists():
+        listed = subprocess.run(["git", "ls-files", "ovaot"], cwd=ROOT, capture_output=True, text=True, check=True)
+        paths = [ROOT / name for name in listed.stdout.split()]
+    else:
+        paths = [path for path in SOURCE.rglob("*") if path.is_file() and "__pycache__" not in path.parts]
+    return sorted(str(path.relative_to(ROOT)) for path in paths if path.suffix not in (".py", ".pyc"))
 
 
 def test_ovaot_is_imported_from_the_installed_package_not_the_checkout():
@@ -75,3 +78,26 @@ def test_the_distribution_holds_every_non_python_file_under_ovaot(built: dict[st
 def test_the_wheel_holds_every_module(built: dict[str, list[str]]):
     modules = {str(p.relative_to(ROOT)) for p in SOURCE.rglob("*.py") if "__pycache__" not in p.parts}
     assert not modules - set(built["wheel"])
+
+
+def _quick_start() -> list[str]:
+    """The README's Quick start commands, read as .ci/run reads them (the first fenced block under the heading)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Quick start", 1)[1].split("```", 2)[1]
+    return [line for line in block.splitlines()[1:] if line.strip()]
+
+
+def test_the_quick_start_compiles_the_example_for_myriad_and_runs_the_host_variant(tmp_path: Path):
+    install, tests = _quick_start()
+    assert tests.startswith("python -m pip install '.[test]' && pytest")
+    prefix = "python -m pip install . && "
+    assert install.startswith(prefix) and "-t MYRIAD_FP16" in install
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # the commands name examples/ from the checkout root
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-c", install.removeprefix(prefix)], cwd=tmp_path, env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "for MYRIAD_FP16: 1 partition, on MYRIAD (compiled from IR at load)" in done.stdout
+    assert "probabilities: float32 [1, 10]" in done.stdout
+    assert "running the host variant" in done.stderr

@@ -26,7 +26,7 @@ PACKAGE_MAGIC = b"PK\x03\x04"  # a package is a zip archive
 ACCEPTED = "a path to a .ovpkg package or an .onnx model, an onnx.ModelProto, or the bytes of a package or a model"
 
 # EP options that decide how a model is compiled: a package is compiled already, so loading one ignores them.
-COMPILE_TIME_OPTIONS = ("device_type", "use_compiled_network", "blob_dump_path", "enable_vpu_fast_compile")
+COMPILE_TIME_OPTIONS = ("use_compiled_network", "blob_dump_path", "enable_vpu_fast_compile")
 
 Source = str | os.PathLike | bytes | bytearray | memoryview
 
@@ -43,16 +43,21 @@ def is_onnx_input(model: Any) -> bool:
     raise UsageError(f"ovaot.load takes {ACCEPTED}; got {type(model).__name__}")
 
 
-def ignore_compile_time_options(options: dict[str, Any]) -> dict[str, Any]:
-    """`options` without the compile-time ones, with a warning naming those given: they cannot apply."""
-    ignored = sorted(key for key in COMPILE_TIME_OPTIONS if options.get(key) not in (None, False))
+def _package_options(options: dict[str, Any]) -> ProviderOptions:
+    """The EP options for loading a package; those that only apply to compiling an ONNX model (device_type and
+    COMPILE_TIME_OPTIONS) are checked, then ignored with a warning."""
+    given = dict(options)
+    device_type = given.pop("device_type", None)
+    provider = ProviderOptions.parse(given, parameters=["strict", "trusted_keys"])
+    set_here = provider.to_manifest()  # the options that differ from their defaults
+    ignored = sorted(["device_type"] * (device_type is not None) + [k for k in COMPILE_TIME_OPTIONS if k in set_here])
     if ignored:
         warnings.warn(
             f"ovaot.load: {', '.join(ignored)} ignored: a package is compiled already (they apply to an ONNX model)",
             UserWarning,
-            stacklevel=4,  # the caller of ovaot.load
+            stacklevel=4,  # the caller of ovaot.load or ovaot.loader.load, both through open_package
         )
-    return {key: value for key, value in options.items() if key not in COMPILE_TIME_OPTIONS}
+    return ProviderOptions(**{k: v for k, v in set_here.items() if k not in COMPILE_TIME_OPTIONS})
 
 
 def open_session(source: Source, provider: ProviderOptions, strict: bool, trusted_keys: Any) -> Session:
@@ -76,7 +81,11 @@ def load(source: Source, *, strict: bool = False, trusted_keys: list[Any] | None
     one of them. With OV_USE_COMPILED_NETWORK=1 and OV_BLOB_PATH=<package> in the environment, that package is
     loaded instead.
     """
-    provider = ProviderOptions.parse(ignore_compile_time_options(options), parameters=("strict", "trusted_keys"))
+    return open_package(source, strict, trusted_keys, options)
+
+
+def open_package(source: Source, strict: bool, trusted_keys: Any, options: dict[str, Any]) -> Session:
+    provider = _package_options(options)
     blob_path = blob_path_from_environment()
     if blob_path is not None:
         log.info("OV_USE_COMPILED_NETWORK=1: loading %s from OV_BLOB_PATH", blob_path)

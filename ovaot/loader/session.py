@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,35 @@ class Placement:
     how: list[str]  # per device: "blob" (precompiled, imported) or "ir" (compiled at load)
 
 
+class _Lifetime:
+    """Runs in flight, so that close() frees the runners only when no run is using them."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._active = 0
+        self.closed = False
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        with self._changed:
+            if self.closed:
+                raise UsageError("this Session is closed")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._active -= 1
+                self._changed.notify_all()
+
+    def close(self) -> bool:
+        """Refuse new runs and wait for those in flight; True the first time only."""
+        with self._changed:
+            first, self.closed = not self.closed, True
+            self._changed.wait_for(lambda: self._active == 0)
+        return first
+
+
 class Session:
     """A package ready to run: every partition imported (or compiled) once, at construction."""
 
@@ -74,6 +105,7 @@ class Session:
             self._runners = self._open(core, reader, choices, strict, overrides)
         self._output_names = [o.name for o in self.manifest.outputs]
         self._release = _last_uses(self.plan.partitions, set(self._output_names))
+        self._lifetime = _Lifetime()
         for placement in self.placements:
             log.info("partition %d: %s", placement.partition, placement)
 
@@ -142,8 +174,6 @@ class Session:
         return [IOInfo(v.name, v.shape, v.type) for v in self.manifest.outputs]
 
     def _wanted(self, output_names: Sequence[str] | None) -> list[str]:
-        if not self._runners:
-            raise UsageError("this Session is closed")
         wanted = list(output_names) if output_names else self._output_names
         unknown = [n for n in wanted if n not in self._output_names]
         if unknown:
@@ -161,10 +191,11 @@ class Session:
             warnings.warn("Session.run: run_options is ignored (ovaot has no run options)", UserWarning, stacklevel=2)
         wanted = self._wanted(output_names)
         env: dict[str, Any] = check_feed(self.manifest.inputs, input_feed)
-        for runner, release in zip(self._runners, self._release):
-            runner.run(env)
-            for name in release:
-                env.pop(name, None)
+        with self._lifetime.running():
+            for runner, release in zip(self._runners, self._release):
+                runner.run(env)
+                for name in release:
+                    env.pop(name, None)
         return [env[name] for name in wanted]
 
     def run_many(
@@ -182,24 +213,25 @@ class Session:
         (default 2).
         """
         wanted = self._wanted(output_names)
-        runner = self._runners[0] if len(self._runners) == 1 else None
-        if isinstance(runner, CompiledPartition):
-            if in_flight is None:
-                in_flight = max(2, int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-            envs = (check_feed(self.manifest.inputs, feed) for feed in feeds)
-            return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
-        from concurrent.futures import ThreadPoolExecutor
+        with self._lifetime.running():
+            runner = self._runners[0] if len(self._runners) == 1 else None
+            if isinstance(runner, CompiledPartition):
+                if in_flight is None:
+                    in_flight = max(2, int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+                envs = (check_feed(self.manifest.inputs, feed) for feed in feeds)
+                return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
+            from concurrent.futures import ThreadPoolExecutor
 
-        threads = 2 if in_flight is None else max(1, in_flight)
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ovaot-run") as pool:
-            return list(pool.map(lambda feed: self.run(wanted, feed), feeds))
+            threads = 2 if in_flight is None else max(1, in_flight)
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ovaot-run") as pool:
+                return list(pool.map(lambda feed: self.run(wanted, feed), feeds))
 
     def close(self) -> None:
-        """Free the compiled models and infer requests; the package's memory map goes with the last of them.
-        A closed Session refuses to run; closing twice does nothing."""
-        runners, self._runners = self._runners, []
-        for runner in runners:
-            runner.close()
+        """Free the compiled models and infer requests, once the runs in flight are done; the package's memory
+        map goes with the last of them. A closed Session refuses to run; closing twice does nothing."""
+        if self._lifetime.close():
+            for runner in self._runners:
+                runner.close()
 
     def __enter__(self) -> Session:
         return self

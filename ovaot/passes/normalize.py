@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 from onnx import AttributeProto, GraphProto, ModelProto, TensorShapeProto, TypeProto, helper, numpy_helper
 
+from ovaot.graph import subgraphs
 from ovaot.passes.base import PassResult
 
 _CONSTANT_VALUE_ATTRS = {"value", "value_float", "value_floats", "value_int", "value_ints"}
@@ -125,9 +126,8 @@ def _graphs(graph: GraphProto) -> Iterator[GraphProto]:
     """The graph and every subgraph in it (If branches, Loop and Scan bodies), depth first."""
     yield graph
     for node in graph.node:
-        for attribute in node.attribute:
-            for subgraph in (attribute.g, *attribute.graphs) if attribute.HasField("g") else attribute.graphs:
-                yield from _graphs(subgraph)
+        for subgraph in subgraphs(node):
+            yield from _graphs(subgraph)
 
 
 def _dims(t: TypeProto) -> Iterator[TensorShapeProto.Dimension]:
