@@ -196,7 +196,7 @@ def passes_command(as_json: bool) -> None:
     "sample_input",
     multiple=True,
     metavar="NAME=FILE.npy",
-    help="A sample input for --validate (default: seeded random inputs from the signature).",
+    help="A sample input for validation, which it turns on (default: seeded random inputs from the signature).",
 )
 @click.option("--force", is_flag=True, help="Rebuild even when the package is up to date.")
 @click.option(
@@ -232,34 +232,32 @@ def compile_command(
     as_json: bool,
 ) -> None:
     """Compile MODEL (an .onnx file) into one .ovpkg package."""
-    from ovaot.compiler import compile
+    from ovaot.compiler import CompileOptions, compile
+    from ovaot.compiler.options import DEFAULT_OPT_LEVEL
     from ovaot.inspection import package_report
-    from ovaot.options import parse_key_values
+    from ovaot.options import ProviderOptions, parse_key_values
     from ovaot.passes import OptLevel
 
     if opt_level is not None and opt_number is not None and OptLevel.parse(opt_level) != opt_number:
         raise click.UsageError(f"--opt-level {opt_level} and -O{opt_number} disagree")
     level = opt_level if opt_level is not None else opt_number
-    result = compile(
-        model,
-        target,
-        output,
+    options = CompileOptions(
         force_fallback=force_fallback,
-        capabilities=capabilities,
+        capabilities=capabilities or {},
         host_variant=host_variant,
         portable_ir=portable_ir,
-        **({"opt_level": level} if level is not None else {}),
+        opt_level=DEFAULT_OPT_LEVEL if level is None else level,
         enable_passes=enable_passes,
         disable_passes=disable_passes,
         fold_limit_bytes=fold_limit_bytes,
         verify_passes=verify_passes,
         save_temps=save_temps,
-        validate=validate or bool(sample_input),
+        validate=validate,
         sample_inputs=_parse_inputs(sample_input) if sample_input else None,
-        force=force,
-        sign=sign_key,
-        progress=_progress_printer(quiet or as_json),
-        **parse_key_values(provider_options),
+        provider=ProviderOptions.parse(parse_key_values(provider_options)),
+    )
+    result = compile(
+        model, target, output, options, force=force, sign=sign_key, progress=_progress_printer(quiet or as_json)
     )
     if as_json:
         report = {"output": str(result.output), "up_to_date": result.up_to_date, **package_report(result.manifest)}

@@ -7,9 +7,10 @@ bytes. The compiler therefore sends every partition of a plan, in order, to one 
 The worker is started before it has work (ExportWorker()), so that Python's start-up and loading OpenVINO's
 C library overlap the compiler's own work; it then waits for one line on stdin.
 
-Protocol: `python -m ovaot.codegen.export_worker`, then `JOBS.json` on stdin. Each job names an IR (xml, bin), a
-device, properties and the file to write the blob to; the worker writes `results.json` next to it: per job
-{"precision": ...} or {"error": ...}, stopping at the first error.
+Protocol: `python -m ovaot.codegen.export_worker`, then the path of `jobs.json` on stdin. Each job names an IR
+(xml, bin), a device and properties; the worker writes job i's blob to `<i>.blob` and `results.json` next to
+them: per job {"precision": ...} or {"error": ...}, stopping at the first error. InProcessExporter runs the
+same export (export_each) in the calling process.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from ovaot.errors import CompileError
 
@@ -39,6 +42,22 @@ class Exported:
     blob: bytes = b""
     precision: str = ""
     error: str = ""
+
+
+class Exporter(Protocol):
+    """Exports one list of jobs: submit() them (the work may start at once), collect() the results, in order,
+    up to and including the first that OpenVINO refuses; close() drops work not collected."""
+
+    def submit(self, jobs: list[ExportJob]) -> None: ...
+
+    def collect(self) -> list[Exported]: ...
+
+    def close(self) -> None: ...
+
+
+def exporter(reproducible: bool) -> Exporter:
+    """A fresh exporter for one list of jobs: a worker process (byte-reproducible), or this process."""
+    return ExportWorker() if reproducible else InProcessExporter()
 
 
 class ExportWorker:
@@ -67,9 +86,7 @@ class ExportWorker:
         for i, job in enumerate(jobs):
             (folder / f"{i}.xml").write_bytes(job.xml)
             (folder / f"{i}.bin").write_bytes(job.weights)
-            listing.append(
-                {"xml": f"{i}.xml", "bin": f"{i}.bin", "blob": f"{i}.blob", "device": job.device, "config": job.config}
-            )
+            listing.append({"xml": f"{i}.xml", "bin": f"{i}.bin", "device": job.device, "config": job.config})
         (folder / "jobs.json").write_text(json.dumps(listing))
         assert self._process.stdin is not None
         try:
@@ -89,12 +106,7 @@ class ExportWorker:
             results = folder / "results.json"
             if self._process.returncode != 0 or not results.is_file():
                 raise CompileError(_failure(stderr))
-            return [
-                Exported(blob=(folder / f"{i}.blob").read_bytes(), precision=r["precision"])
-                if "error" not in r
-                else Exported(error=r["error"])
-                for i, r in enumerate(json.loads(results.read_text()))
-            ]
+            return _read_results(json.loads(results.read_text()), folder)
         finally:
             self._folder.cleanup()
 
@@ -111,8 +123,54 @@ def _failure(stderr: str) -> str:
     return f"the export worker failed: {stderr.strip().splitlines()[-1:]}"
 
 
+def export_each(core: Any, jobs: list[ExportJob], folder: Path) -> Iterator[dict[str, str]]:
+    """Compile and export each job to `folder`/<i>.blob, in order, through OpenVINO's C API: per job
+    {"precision": ...} (what the compiled model reports) or {"error": ...}, which ends the list."""
+    for i, job in enumerate(jobs):
+        try:
+            compiled = core.compile_model_from_memory(job.xml, job.weights, job.device, job.config)
+            compiled.export_model(folder / f"{i}.blob")
+        except RuntimeError as exc:
+            yield {"error": str(exc)}
+            return  # the compiler partitions again; what follows would be compiled after a failure
+        try:
+            precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+        except RuntimeError:
+            precision = "device default"
+        compiled.close()
+        yield {"precision": precision}
+
+
+def _read_results(results: list[dict[str, str]], folder: Path) -> list[Exported]:
+    return [
+        Exported(error=r["error"]) if "error" in r else Exported((folder / f"{i}.blob").read_bytes(), r["precision"])
+        for i, r in enumerate(results)
+    ]
+
+
+class InProcessExporter:
+    """The same export in this process: no worker to start, but the blobs' bytes depend on what this process
+    compiled before (OpenVINO's process-wide name counters), so packages are not byte-reproducible."""
+
+    def __init__(self) -> None:
+        self._jobs: list[ExportJob] = []
+
+    def submit(self, jobs: list[ExportJob]) -> None:
+        self._jobs = list(jobs)
+
+    def collect(self) -> list[Exported]:
+        from ovaot.loader import ov_c
+
+        with tempfile.TemporaryDirectory(prefix="ovaot-export-") as folder:
+            results = list(export_each(ov_c.Core(), self._jobs, Path(folder)))
+            return _read_results(results, Path(folder))
+
+    def close(self) -> None:
+        self._jobs = []
+
+
 def _main() -> None:
-    # OpenVINO's C library through ctypes: the worker starts without the openvino package's ≈0.3 s import.
+    # OpenVINO's C library through ctypes: the worker starts without the openvino package's import.
     from ovaot.loader import ov_c
 
     core = ov_c.Core()
@@ -120,25 +178,15 @@ def _main() -> None:
     if not line:
         return  # closed without jobs
     jobs_file = Path(line)
-    folder, results = jobs_file.parent, []
-    for job in json.loads(jobs_file.read_text()):
-        xml, weights = (folder / job["xml"]).read_bytes(), (folder / job["bin"]).read_bytes()
-        try:
-            compiled = core.compile_model_from_memory(xml, weights, job["device"], job["config"])
-            compiled.export_model(folder / job["blob"])
-        except RuntimeError as exc:
-            results.append({"error": str(exc)})
-            break  # the compiler partitions again; what follows would be compiled after a failure
-        try:
-            precision = compiled.get_property("INFERENCE_PRECISION_HINT")
-        except RuntimeError:
-            precision = "device default"
-        results.append({"precision": precision})
-        compiled.close()
-    (folder / "results.json").write_text(json.dumps(results))
+    folder = jobs_file.parent
+    jobs = [
+        ExportJob((folder / j["xml"]).read_bytes(), (folder / j["bin"]).read_bytes(), j["device"], j["config"])
+        for j in json.loads(jobs_file.read_text())
+    ]
+    (folder / "results.json").write_text(json.dumps(list(export_each(core, jobs, folder))))
 
 
 if __name__ == "__main__":
     _main()
 
-__all__ = ["ExportJob", "ExportWorker", "Exported"]
+__all__ = ["ExportJob", "ExportWorker", "Exported", "Exporter", "InProcessExporter", "export_each", "exporter"]

@@ -78,19 +78,3 @@ def save_ir(ov_model: ov.Model, compress_to_fp16: bool) -> tuple[bytes, bytes]:
         xml_path = Path(tmp) / "model.xml"
         ov.save_model(ov_model, str(xml_path), compress_to_fp16=compress_to_fp16)
         return xml_path.read_bytes(), xml_path.with_suffix(".bin").read_bytes()
-
-
-def export_blob(core: ov.Core, ov_model: ov.Model, device: str, config: dict[str, str]) -> tuple[bytes, str]:
-    """Compile in this process (not byte-reproducible: see export_worker) and return the exported blob and the
-    precision the compiled model reports."""
-    try:
-        compiled = core.compile_model(ov_model, device, config)
-        blob = compiled.export_model()
-    except RuntimeError as exc:
-        raise CompileError(f"OpenVINO cannot compile {ov_model.get_friendly_name()} for {device}: {exc}") from None
-    blob = blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob)
-    try:
-        reported = compiled.get_property("INFERENCE_PRECISION_HINT")
-    except RuntimeError:
-        reported = "device default"
-    return blob, reported.to_string() if isinstance(reported, ov.Type) else str(reported)

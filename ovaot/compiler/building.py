@@ -1,0 +1,276 @@
+"""Building a plan: each partition's artifacts (fallback ONNX, or IR and exported blobs), checked as shipped.
+
+The build step may refuse nodes (OpenVINO cannot convert or compile their partition, or validation finds it
+computes them wrongly). A refusal is a value, and PlanBuilder runs the fixpoint: refused nodes go to the
+fallback, the plan is drafted again, until a build refuses nothing. A plan's blobs are exported as soon as its
+partitions are generated (start), while the compiler goes on with other work, and collected in finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import openvino as ov
+from onnx import ModelProto
+
+from ovaot.capability import Support, device_present
+from ovaot.codegen.export_worker import Exported, Exporter, ExportJob
+from ovaot.codegen.fallback import fallback_artifact
+from ovaot.codegen.openvino import convert_partition, lost_outputs, passthrough_outputs, save_ir, with_stable_names
+from ovaot.compiler.options import CompileOptions
+from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
+from ovaot.errors import CompileError
+from ovaot.graph import GraphIndex
+from ovaot.loader.openvino_runner import port_binding
+from ovaot.manifest import NodePlacement, Partition, Plan
+from ovaot.partition import NodeGroup
+from ovaot.temps import SaveTemps
+from ovaot.validation import failing_nodes, mismatch, shipped
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Nodes the build step refused, each with why: they go to the fallback and the plan is drafted again."""
+
+    nodes: dict[int, Support]
+
+    @classmethod
+    def of(cls, node_ids: list[int] | set[int], reason: str, source: str) -> Refusal:
+        return cls({i: Support(False, reason, source) for i in node_ids})
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What every partition of every plan is built from."""
+
+    model: ModelProto
+    index: GraphIndex
+    options: CompileOptions
+    precision: str | None  # the target's inference precision ("f32", "f16") or None
+    core: ov.Core
+    converted: tuple[ov.Model, bool] | None  # the whole model as the capability query converted it
+    reference: list[dict[str, Any]] | None  # validation's reference values, one dict per sample set
+    temps: SaveTemps | None = None
+    progress: Callable[[str], None] | None = None
+
+
+@dataclass
+class _Pending:
+    """A partition generated up to its blobs, which are exported for the whole plan at once."""
+
+    partition: Partition  # without blobs and reported precisions
+    node_ids: list[int]
+    prefix: str  # of its members' names
+    jobs: dict[str, ExportJob] = field(default_factory=dict)  # device -> job
+
+
+@dataclass
+class _Generated:
+    pending: list[_Pending]
+    members: dict[str, bytes]
+
+    @property
+    def jobs(self) -> list[tuple[_Pending, str, ExportJob]]:
+        return [(p, device, job) for p in self.pending for device, job in p.jobs.items()]
+
+
+class PlanBuilder:
+    """Builds one plan to its fixpoint: start() drafts and generates it and hands its jobs to an exporter;
+    finish() collects and validates the blobs, and starts again as long as the build refuses nodes."""
+
+    def __init__(
+        self,
+        spec: PlanSpec,
+        context: BuildContext,
+        configs: Mapping[str, dict[str, str]],
+        supports: Mapping[str, list[Any]],
+        new_exporter: Callable[[], Exporter],
+    ) -> None:
+        self.spec, self.context, self.configs, self.supports = spec, context, configs, supports
+        self._new_exporter = new_exporter
+        self._refused: dict[int, Support] = {}
+        self._generated: _Generated | None = None
+        self._exporter: Exporter | None = None
+
+    def start(self) -> None:
+        while True:
+            outcome = _generate(draft(self.spec, self.context.index, self.supports, self._refused), self)
+            if isinstance(outcome, _Generated):
+                break
+            self._refuse(outcome)
+        self._generated = outcome
+        if self._exporter is not None:
+            self._exporter.close()
+        self._exporter = self._new_exporter()
+        self._exporter.submit([job for _, _, job in outcome.jobs])
+
+    def finish(self) -> tuple[Plan, dict[str, bytes]]:
+        assert self._generated is not None and self._exporter is not None, "start() first"
+        while True:
+            outcome = _complete(self._generated, self._exporter.collect(), self)
+            if not isinstance(outcome, Refusal):
+                spec = self.spec
+                return Plan(spec.name, spec.mode, spec.devices, outcome), self._generated.members
+            self._refuse(outcome)
+            self.start()
+
+    def close(self) -> None:
+        if self._exporter is not None:
+            self._exporter.close()
+
+    def _refuse(self, refusal: Refusal) -> None:
+        log.info("%s: %d nodes refused; partitioning again", self.spec.name, len(refusal.nodes))
+        self._refused.update(refusal.nodes)
+
+
+def _generate(plan: Draft, builder: PlanBuilder) -> _Generated | Refusal:
+    """Every partition's artifacts but the blobs, or the nodes whose partition OpenVINO cannot build."""
+    pending, members = [], {}
+    for number, group in enumerate(plan.groups):
+        if builder.context.progress is not None:
+            count = len(group.node_ids)
+            builder.context.progress(
+                f"{plan.spec.name}: partition {number + 1}/{len(plan.groups)} ({group.label}, {count} nodes)"
+            )
+        outcome = _partition(plan, number, group, builder, members)
+        if isinstance(outcome, Refusal):
+            return outcome
+        pending.append(outcome)
+    return _Generated(pending, members)
+
+
+def _partition(
+    plan: Draft, number: int, group: NodeGroup, builder: PlanBuilder, members: dict[str, bytes]
+) -> _Pending | Refusal:
+    context, spec = builder.context, plan.spec
+    prefix = f"{spec.name}/{number:03d}-{group.label}"
+    node_ids = list(group.node_ids)
+    subgraph, consumes, produces = context.index.extract(context.model, node_ids, f"{spec.name}_partition_{number}")
+    nodes = [_placement(context.index, i, plan.decided[i][1]) for i in node_ids]
+    if context.temps is not None:
+        context.temps.partition(spec.name, number, group.label, subgraph)
+    log.info("%s partition %d: %s, %d nodes", spec.name, number, group.label, len(nodes))
+    if group.label == FALLBACK:
+        members[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)
+        artifacts = {"onnx": f"{prefix}/model.onnx"}
+        return _Pending(Partition(number, "fallback", [], consumes, produces, nodes, artifacts), node_ids, prefix)
+    try:
+        ov_model = _convert(context, subgraph, node_ids, consumes, produces)
+    except CompileError as exc:
+        return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", "conversion")
+    passthrough = passthrough_outputs(ov_model, consumes)
+    if passthrough:
+        reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
+        producers = {context.index.producer[n] for n in passthrough if n in context.index.producer}
+        return Refusal.of(producers or node_ids, reason, "conversion")
+    lost = lost_outputs(ov_model, produces)
+    if lost:
+        return Refusal.of(node_ids, f"OpenVINO's conversion loses the output tensors {', '.join(lost)}", "conversion")
+    # tensor names are intact before export; an imported blob may have lost some
+    input_ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
+    xml, weights = save_ir(ov_model, compress_to_fp16=context.precision == "f16")
+    run_on = spec.devices if spec.mode == "multi" else [group.label]
+    present = [d for d in run_on if device_present(context.core, d) and d != "AUTO"]
+    jobs = {device: ExportJob(xml, weights, device, builder.configs[device]) for device in present}
+    artifacts = {}
+    if context.options.portable_ir or set(jobs) != set(run_on):
+        artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
+        members.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
+    partition = Partition(
+        number,
+        "openvino",
+        run_on,
+        consumes,
+        produces,
+        nodes,
+        artifacts,
+        compile_config=builder.configs[run_on[0]],
+        requested_precision=context.precision,
+        input_ports=input_ports,
+    )
+    return _Pending(partition, node_ids, prefix, jobs)
+
+
+def _convert(
+    context: BuildContext, subgraph: ModelProto, node_ids: list[int], consumes: list[str], produces: list[str]
+) -> ov.Model:
+    """The partition as an OpenVINO model: the capability query's conversion when the partition is the whole
+    model (numbered as convert_partition would number it, so the IR is the same bytes), else converted now."""
+    whole = context.converted[0] if context.converted is not None and not context.converted[1] else None
+    if whole is not None and len(node_ids) == len(context.index.nodes):
+        parameters = [p.output(0).get_names() for p in whole.get_parameters()]
+        same_inputs = len(parameters) == len(consumes) and all(names & set(consumes) for names in parameters)
+        if same_inputs and len(whole.outputs) == len(produces):
+            return with_stable_names(whole, subgraph.graph.name)
+    return convert_partition(context.core, subgraph)
+
+
+def _complete(generated: _Generated, results: list[Exported], builder: PlanBuilder) -> list[Partition] | Refusal:
+    """The plan's partitions with their blobs, each checked as it ships; or the nodes refused on the way."""
+    jobs = generated.jobs
+    for (p, _, _), result in zip(jobs, results):
+        if result.error:
+            return Refusal.of(p.node_ids, f"OpenVINO cannot build its partition: {result.error}", "conversion")
+    if len(results) != len(jobs):
+        raise CompileError(f"the export returned {len(results)} blobs for {len(jobs)} jobs")
+    partitions = []
+    for p in generated.pending:
+        exported = {device: result for (q, device, _), result in zip(jobs, results) if q is p}
+        refusal = _validate(p, {device: e.blob for device, e in exported.items()}, builder)
+        if refusal is not None:
+            return refusal
+        blobs = {device: f"{p.prefix}/{device}.blob" for device in exported}
+        generated.members.update({blobs[device]: e.blob for device, e in exported.items()})
+        partitions.append(
+            replace(
+                p.partition,
+                blobs=blobs,
+                reported_precision={device: e.precision for device, e in exported.items()},
+                blob_built_with={device: _build_host(builder.context.core, device) for device in exported},
+            )
+        )
+    return partitions
+
+
+def _validate(p: _Pending, exported: dict[str, bytes], builder: PlanBuilder) -> Refusal | None:
+    """Run the partition as it ships (its blob, imported) on each sample set; refuse what differs."""
+    context = builder.context
+    if context.reference is None or not exported:
+        return None
+    consumes, produces, ports = p.partition.consumes, p.partition.produces, p.partition.input_ports
+    device, blob = next(iter(exported.items()))
+    config = builder.configs[device]
+    as_shipped = shipped(context.core, blob, device, config)
+    for values in context.reference:
+        reason = mismatch(as_shipped, consumes, produces, values, ports)
+        if reason:
+            break
+    else:
+        return None
+    failures = failing_nodes(context.core, context.model, context.index, p.node_ids, values, config)
+    if not failures:  # no node fails alone: the partition as a whole is refuted
+        failures = {i: f"its partition differs from onnx.reference ({reason})" for i in p.node_ids}
+    return Refusal(
+        {i: Support(False, f"validation on sample inputs: {why}", "validation") for i, why in failures.items()}
+    )
+
+
+def _build_host(core: ov.Core, device: str) -> dict[str, str]:
+    """What a blob is tied to: the OpenVINO version and the device it was compiled on."""
+    info = {"openvino_version": ov.get_version()}
+    for key, prop in (("device_architecture", "DEVICE_ARCHITECTURE"), ("device_name", "FULL_DEVICE_NAME")):
+        try:
+            info[key] = str(core.get_property(device, prop))
+        except RuntimeError:
+            info[key] = "unknown"
+    return info
+
+
+def _placement(index: GraphIndex, node_id: int, support: Support) -> NodePlacement:
+    node = index.nodes[node_id]
+    return NodePlacement(node.name, node.op_type, node.domain, support.reason, support.source)

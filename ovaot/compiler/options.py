@@ -1,0 +1,86 @@
+"""CompileOptions: everything besides the model and the target that decides what a package holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ovaot.options import ProviderOptions
+from ovaot.passes import OptLevel, PassConfig
+
+DEFAULT_OPT_LEVEL = OptLevel.disable_all  # chosen by measurement: artifacts/passes.md
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """The compile options, normalised on construction: sequences become deduplicated tuples, a capabilities
+    file is read, the level is parsed, EP options are parsed into `provider`, and sample inputs or edge values
+    turn validation on."""
+
+    force_fallback: tuple[str, ...] = ()  # op types sent to the numpy fallback
+    capabilities: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)  # or a JSON file's path
+    host_variant: bool = True  # a CPU-compiled plan for hosts without the target's devices
+    portable_ir: bool = True  # bundle each partition's IR even where every device has a blob
+    opt_level: OptLevel = DEFAULT_OPT_LEVEL  # or its name or number
+    enable_passes: tuple[str, ...] = ()
+    disable_passes: tuple[str, ...] = ()
+    fold_limit_bytes: int = 1 << 20  # the largest constant that folding may add to the package
+    verify_passes: bool = False  # check every pass against onnx.reference on seeded inputs
+    validate: bool = False  # check every OpenVINO partition, as it ships, against onnx.reference
+    validate_edge_values: bool = False  # validation adds sample sets at the edges (inf, nan, ...)
+    sample_inputs: Mapping[str, Any] | None = None  # validation's inputs (default: seeded from the signature)
+    reproducible: bool = True  # export blobs in a fresh worker process: byte-identical packages
+    save_temps: Path | None = None  # keep every intermediate in this folder
+    provider: ProviderOptions = field(default_factory=ProviderOptions)  # the OpenVINO EP options
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalised once, here
+        set_(self, "force_fallback", tuple(dict.fromkeys(self.force_fallback)))
+        set_(self, "enable_passes", tuple(dict.fromkeys(self.enable_passes)))
+        set_(self, "disable_passes", tuple(dict.fromkeys(self.disable_passes)))
+        set_(self, "opt_level", OptLevel.parse(self.opt_level))
+        if not isinstance(self.capabilities, Mapping):
+            from ovaot.capability import read_capabilities
+
+            set_(self, "capabilities", read_capabilities(self.capabilities))
+        if not isinstance(self.provider, ProviderOptions):
+            set_(self, "provider", ProviderOptions.parse(self.provider))
+        if self.save_temps is not None:
+            set_(self, "save_temps", Path(self.save_temps))
+        set_(self, "validate", self.validate or self.validate_edge_values or self.sample_inputs is not None)
+
+    @classmethod
+    def of(cls, options: CompileOptions | None = None, **overrides: Any) -> CompileOptions:
+        """`options` (default: the defaults) with `overrides`: option names, or EP options (device_id, ...),
+        which go into `provider`. An unknown name lists both apart."""
+        options = options or cls()
+        names = [f.name for f in fields(cls)]
+        own = {k: v for k, v in overrides.items() if k in names}
+        provider = {k: v for k, v in overrides.items() if k not in names}
+        if provider:
+            merged = {**options.provider.to_manifest(), **provider}
+            own["provider"] = ProviderOptions.parse(merged, parameters=names)
+        return replace(options, **own)
+
+    @property
+    def passes(self) -> PassConfig:
+        return PassConfig(self.opt_level, self.enable_passes, self.disable_passes, self.fold_limit_bytes)
+
+    def to_manifest(self) -> dict[str, Any]:
+        """What the manifest records: the options that decide the package's contents."""
+        return {
+            **self.passes.to_manifest(),
+            "verify_passes": self.verify_passes,
+            "validate": self.validate,
+            "validate_edge_values": self.validate_edge_values,
+            "force_fallback": sorted(self.force_fallback),
+            "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
+            "host_variant": self.host_variant,
+            "portable_ir": self.portable_ir,
+            "provider_options": self.provider.to_manifest(),
+        }
+
+
+__all__ = ["DEFAULT_OPT_LEVEL", "CompileOptions"]

@@ -1,0 +1,226 @@
+"""compile(): load and check the model, run the passes, plan, build each plan, and write the package."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import openvino as ov
+from onnx import ModelProto
+
+from ovaot import frontend, samples
+from ovaot.capability import device_present
+from ovaot.codegen.export_worker import Exporter, ExportWorker, exporter
+from ovaot.codegen.openvino import device_config
+from ovaot.compiler.building import BuildContext, PlanBuilder
+from ovaot.compiler.options import CompileOptions
+from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
+from ovaot.errors import OvaotError
+from ovaot.graph import GraphIndex
+from ovaot.inspection import summary
+from ovaot.manifest import SCHEMA_VERSION, Manifest
+from ovaot.package import PackageReader, describe_members, write_package
+from ovaot.passes import Pass, run_passes, select_passes
+from ovaot.passes.manager import StepHook
+from ovaot.passes.registry import optimisation_passes
+from ovaot.passes.verify import PassVerifier
+from ovaot.targets import Target, parse_target
+from ovaot.temps import SaveTemps
+from ovaot.typeinfo import value_info
+from ovaot.validation import reference_values
+from ovaot.version import __version__
+
+log = logging.getLogger(__name__)
+
+HOST_DEVICE = "CPU"
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    output: Path
+    manifest: Manifest
+    up_to_date: bool = False  # True: the package was already built from the same input and options
+
+    def summary(self) -> str:
+        if self.up_to_date:
+            return f"up to date: {self.output}"
+        return f"wrote {self.output} {summary(self.manifest)}"
+
+
+def compile(
+    model: str | os.PathLike | ModelProto,
+    target: str | Target,
+    output: str | os.PathLike,
+    options: CompileOptions | None = None,
+    *,
+    force: bool = False,
+    sign: Any = None,
+    progress: Callable[[str], None] | None = None,
+    **overrides: Any,
+) -> CompileResult:
+    """Compile an ONNX model for a target into one .ovpkg file at `output`.
+
+    `options` (a CompileOptions) with `overrides` (its field names, or the OpenVINO EP options: device_id,
+    num_of_threads, num_streams, performance_hint, enable_vpu_fast_compile) say what the package holds.
+    force rebuilds a package that is up to date; sign is an Ed25519 private key (PEM) to sign the manifest
+    with; progress receives a line per partition.
+    """
+    options = CompileOptions.of(options, **overrides)
+    parsed = parse_target(target) if isinstance(target, str) else target
+    if options.provider.device_id:
+        parsed = parsed.with_device_id(options.provider.device_id)
+    passes = select_passes(optimisation_passes(options.fold_limit_bytes), options.passes)
+    digest = frontend.source_digest(model)
+    rebuild = force or options.save_temps is not None or sign is not None
+    existing = None if rebuild else _up_to_date(Path(output), digest, parsed, options)
+    if existing is not None:
+        log.info("%s is up to date", output)
+        return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
+    temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
+    with _Exporters(options.reproducible) as exporters:  # a worker starts now, while the model is loaded
+        loaded = frontend.load(model, digest)
+        optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
+        log.info("passes that changed the model: %s", ", ".join(changed) or "none")
+        # passes consume their input; frontend.load inferred the shapes of the model as it was
+        loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name) if changed else optimised)
+        manifest, members = build_package(loaded, parsed, options, exporters, temps, progress)
+    if temps is not None:
+        temps.manifest(manifest)
+    write_package(output, manifest, members, signing_key=sign)
+    result = CompileResult(output=Path(output), manifest=manifest)
+    log.info("%s", result.summary())
+    return result
+
+
+def build_package(
+    loaded: frontend.LoadedModel,
+    target: Target,
+    options: CompileOptions,
+    exporters: _Exporters,
+    temps: SaveTemps | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Manifest, dict[str, bytes]]:
+    """Plan and build the target plan and, where its devices are absent here, the CPU host variant. Each plan's
+    blobs are exported while the next plan is built."""
+    core = ov.Core()
+    model = loaded.model
+    specs = [PlanSpec("target", target.mode, list(target.devices))]
+    absent = [d for d in target.devices if not device_present(core, d)]
+    if absent and options.host_variant:
+        log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
+        specs.append(PlanSpec("host", "single", [HOST_DEVICE]))
+    index = GraphIndex.build(model)
+    devices = sorted({d for spec in specs for d in spec.devices})
+    converted = convert_whole(model, devices, core)
+    configs = {
+        d: device_config(core if device_present(core, d) else None, d, target.precision, options.provider)
+        for d in devices
+    }
+    overrides = (options.capabilities, options.force_fallback)
+    supports = {spec.name: query_support(model, index, spec, core, configs, overrides, converted) for spec in specs}
+    reference = _reference(model, options) if options.validate else None
+    context = BuildContext(model, index, options, target.precision, core, converted, reference, temps, progress)
+    builders = [PlanBuilder(spec, context, configs, supports[spec.name], exporters.next) for spec in specs]
+    try:
+        for builder in builders:
+            builder.start()
+        built = [builder.finish() for builder in builders]
+    finally:
+        for builder in builders:
+            builder.close()
+    members = {name: data for _, plan_members in built for name, data in plan_members.items()}
+    manifest = Manifest(
+        schema_version=SCHEMA_VERSION,
+        ovaot_version=__version__,
+        openvino_version=ov.get_version(),
+        source_digest=loaded.source_digest,
+        source_name=loaded.source_name,
+        target=target.spec,
+        options=options.to_manifest(),
+        inputs=[value_info(v) for v in model.graph.input],
+        outputs=[value_info(v) for v in model.graph.output],
+        plans=[plan for plan, _ in built],
+        members=describe_members(members),
+    )
+    return manifest, members
+
+
+class _Exporters:
+    """Fresh exporters, one per list of jobs; with reproducible, the first worker process is started ahead, so
+    that its start-up overlaps loading the model."""
+
+    def __init__(self, reproducible: bool) -> None:
+        self.reproducible = reproducible
+        self._ahead: Exporter | None = ExportWorker() if reproducible else None
+
+    def next(self) -> Exporter:
+        ahead, self._ahead = self._ahead, None
+        return ahead or exporter(self.reproducible)
+
+    def __enter__(self) -> _Exporters:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+
+
+def _up_to_date(output: Path, digest: str, target: Target, options: CompileOptions) -> Manifest | None:
+    """The manifest of `output` if it was built from the same input, target, options and tool versions."""
+    if not output.is_file():
+        return None
+    try:
+        with PackageReader(output) as reader:
+            manifest = reader.manifest
+            reader.verify()  # a damaged package is not up to date; hashing costs far less than compiling
+    except OvaotError:
+        return None  # unreadable, damaged or from another schema: rebuild
+    same = (
+        manifest.source_digest == digest
+        and manifest.target == target.spec
+        and manifest.options == json.loads(json.dumps(options.to_manifest()))
+        and manifest.ovaot_version == __version__
+        and manifest.openvino_version == ov.get_version()
+    )
+    return manifest if same else None
+
+
+def _reference(model: ModelProto, options: CompileOptions) -> list[dict[str, Any]] | None:
+    """Reference values of every tensor for each sample set, for validation; None when none can be had.
+
+    The sample inputs (given, or seeded from the signature), and with validate_edge_values the sets at the
+    edges (samples.validation_sets), which catch kernels that differ only there.
+    """
+    makers = samples.validation_sets(model, options.sample_inputs, edges=options.validate_edge_values)
+    sets = []
+    for make in makers:
+        try:
+            values = reference_values(model, make())
+        except (ValueError, TypeError) as exc:
+            log.warning("validation: cannot make sample inputs (%s)", exc)
+            continue
+        if values is not None:
+            sets.append(values)
+    if not sets:
+        log.warning("validation skipped: onnx.reference cannot run the model on any sample set")
+    return sets or None
+
+
+def _pass_hook(temps: SaveTemps | None, verify: bool) -> StepHook | None:
+    hooks: list[StepHook] = [*([temps.after_pass] if temps is not None else []), *([PassVerifier()] if verify else [])]
+    if not hooks:
+        return None
+
+    def after_each(step: int, p: Pass, before: ModelProto, after: ModelProto) -> None:
+        for hook in hooks:
+            hook(step, p, before, after)
+
+    return after_each
+
+
+__all__ = ["CompileOptions", "CompileResult", "build_package", "compile"]

@@ -1,0 +1,106 @@
+"""Planning: which engine runs each node and why, and the partitions that follow. Nothing is compiled here.
+
+A plan value is built from the devices' capabilities (OpenVINO's query for a device this host has, the
+spec's op table for one it lacks), the user's overrides, and the nodes the build step refused so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import openvino as ov
+from onnx import ModelProto
+
+from ovaot.capability import Support, apply_overrides, convert, device_capability, device_present
+from ovaot.graph import GraphIndex
+from ovaot.partition import NodeGroup, partition
+
+FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """A plan to make: its name ("target" or "host"), mode ("single", "hetero" or "multi") and devices."""
+
+    name: str
+    mode: str
+    devices: list[str]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A plan before it is built: each node's engine label (a device or FALLBACK) and why, and the groups of
+    nodes that run together, in execution order."""
+
+    spec: PlanSpec
+    decided: list[tuple[str, Support]]  # by node index
+    groups: list[NodeGroup]
+
+
+def convert_whole(model: ModelProto, devices: list[str], core: ov.Core) -> tuple[ov.Model, bool] | None:
+    """The model converted once for every present device's capability query, with whether the conversion
+    is partial; None where no device is queried or OpenVINO cannot convert it whole (the query then asks
+    node by node)."""
+    if not any(device_present(core, d) for d in devices):
+        return None
+    try:
+        return convert(model.SerializeToString())
+    except RuntimeError:
+        return None
+
+
+def query_support(
+    model: ModelProto,
+    index: GraphIndex,
+    spec: PlanSpec,
+    core: ov.Core,
+    configs: Mapping[str, dict[str, str]],
+    overrides: tuple[Mapping[str, Mapping[str, bool]], tuple[str, ...]],
+    converted: tuple[ov.Model, bool] | None,
+) -> dict[str, list[Support]]:
+    """Per device, each node's Support: the capability, then the user's capabilities and forced fallbacks."""
+    capabilities, force_fallback = overrides
+    supports = {}
+    for device in spec.devices:
+        capability = device_capability(core, device, configs[device])
+        supports[device] = apply_overrides(
+            capability.support(model, index, converted), index, device, capabilities, force_fallback
+        )
+    return supports
+
+
+def draft(
+    spec: PlanSpec, index: GraphIndex, supports: Mapping[str, list[Support]], refused: Mapping[int, Support]
+) -> Draft:
+    """Label every node and partition the graph; `refused` nodes (by the build step) go to the fallback."""
+    decided = [
+        (FALLBACK, refused[i]) if i in refused else choice
+        for i, choice in enumerate(_label_nodes(spec, supports, len(index.nodes)))
+    ]
+    return Draft(spec, decided, partition(index.users, [label for label, _ in decided]))
+
+
+def _label_nodes(spec: PlanSpec, supports: Mapping[str, list[Support]], count: int) -> Iterator[tuple[str, Support]]:
+    """Each node's engine label and the Support that decided it.
+
+    single/hetero: the first listed device that supports the node; multi: every device must.
+    """
+    for i in range(count):
+        verdicts = [(d, supports[d][i]) for d in spec.devices]
+        if spec.mode == "multi":
+            failing = [(d, s) for d, s in verdicts if not s.ok]
+            if not failing:
+                yield "openvino", verdicts[0][1]
+                continue
+            verdicts = failing
+        else:
+            chosen = next(((d, s) for d, s in verdicts if s.ok), None)
+            if chosen:
+                yield chosen
+                continue
+        if len(verdicts) == 1:
+            yield FALLBACK, verdicts[0][1]
+        else:
+            reason = "; ".join(f"{d}: {s.reason}" for d, s in verdicts)
+            yield FALLBACK, Support(False, reason, verdicts[0][1].source)
