@@ -67,7 +67,7 @@ def run() -> None:
     """The `ovaot` command's entry point: this process is ovaot's own.
 
     It never calls openvino.convert_model, which openvino/__init__ imports inside `try: ... except ImportError`
-    (openvino.tools.ovc: ≈0.25 s of every compile here, plus a telemetry event); a None entry in sys.modules
+    (openvino.tools.ovc: a slow import, and a telemetry event); a None entry in sys.modules
     makes that import fail at once. Read, query, compile and save_model are untouched. Not done by main() or
     `import ovaot`, which may run in the caller's process.
     """

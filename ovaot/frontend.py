@@ -88,7 +88,7 @@ def infer_shapes(model: ModelProto, name: str) -> ModelProto:
 
 def source_digest(source: str | os.PathLike | ModelProto) -> str:
     """'blake3:<hex>' identifying the input: a file's bytes and its external data files, or a ModelProto's
-    contents. Cheap enough (≈4 GB/s) to decide whether a package is up to date without loading the model.
+    contents. BLAKE3 is cheap enough to decide whether a package is up to date without loading the model.
     """
     if isinstance(source, ModelProto):
         return "blake3:" + blake3.blake3(source.SerializeToString(deterministic=True)).hexdigest()

@@ -128,7 +128,7 @@ class FoldConstants:
             ),
             opset_imports=opsets,
         )
-        from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference (≈30 ms) only when folding
+        from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only when folding
 
         try:
             results = reference_evaluator(sub).run(None, {})
