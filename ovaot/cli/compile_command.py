@@ -1,0 +1,199 @@
+"""ovaot compile: an ONNX model into one .ovpkg package."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ovaot.cli.main import main, parse_inputs
+from ovaot.errors import UsageError
+
+
+def _target(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    from ovaot.targets import parse_target
+
+    try:
+        return parse_target(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from ovaot.passes.manager import check_names
+    from ovaot.passes.registry import optimisation_passes
+
+    try:
+        check_names(value, optimisation_passes(), "")  # click names the option itself
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@main.command("compile")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-t", "--target", required=True, callback=_target, help="Device type, e.g. CPU_FP32, HETERO:MYRIAD,CPU.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="The .ovpkg to write.")
+@click.option(
+    "--force-fallback",
+    "force_fallback",
+    multiple=True,
+    metavar="OP_TYPE",
+    help="Run this op type in the numpy fallback (repeatable).",
+)
+@click.option(
+    "--capabilities",
+    type=click.Path(path_type=Path),
+    help='JSON {"DEVICE": {"OpType": true|false}} overriding what a device supports.',
+)
+@click.option(
+    "--host-variant/--no-host-variant",
+    default=True,
+    help="Add a CPU-compiled variant when the target's devices are not on this host (default: on).",
+)
+@click.option(
+    "--ir/--no-ir",
+    "portable_ir",
+    default=True,
+    help="Bundle each partition's portable OpenVINO IR (default: on). --no-ir leaves it out where every device "
+    "has a blob: weights stored once, but a blob the host cannot import is then an error.",
+)
+@click.option(
+    "--option",
+    "provider_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An OpenVINO EP option: device_id, num_of_threads, num_streams, performance_hint, "
+    "enable_vpu_fast_compile (repeatable).",
+)
+@click.option(
+    "--opt-level",
+    "opt_level",
+    default=None,
+    metavar="LEVEL",
+    help="disable_all, basic, extended or all (onnxruntime's levels; default: disable_all).",
+)
+@click.option("-O", "opt_number", type=click.IntRange(0, 3), default=None, help="-O0..-O3, the same as --opt-level.")
+@click.option(
+    "--enable-pass",
+    "enable_passes",
+    multiple=True,
+    callback=_pass_names,
+    metavar="NAME",
+    help="Run this pass whatever the level (repeatable).",
+)
+@click.option(
+    "--disable-pass",
+    "disable_passes",
+    multiple=True,
+    callback=_pass_names,
+    metavar="NAME",
+    help="Never run this pass (repeatable).",
+)
+@click.option(
+    "--fold-limit",
+    "fold_limit_bytes",
+    type=click.IntRange(0),
+    default=1 << 20,
+    show_default=True,
+    help="Largest constant (bytes) that constant folding may add to the package.",
+)
+@click.option("--verify-passes", is_flag=True, help="Check each pass with onnx.reference on seeded inputs.")
+@click.option(
+    "--save-temps",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Keep the model after each pass, each partition's subgraph and the manifest in DIR.",
+)
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Run each OpenVINO partition against onnx.reference on sample inputs; move what differs to the fallback.",
+)
+@click.option(
+    "--sample-input",
+    "sample_input",
+    multiple=True,
+    metavar="NAME=FILE.npy",
+    help="A sample input for validation, which it turns on (default: seeded random inputs from the signature).",
+)
+@click.option("--force", is_flag=True, help="Rebuild even when the package is up to date.")
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(path_type=Path),
+    metavar="KEY.pem",
+    help="Sign the manifest with this Ed25519 private key (needs ovaot[sign]).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def compile_command(
+    model: Path,
+    target: Any,
+    output: Path,
+    force_fallback: tuple[str, ...],
+    capabilities: Path | None,
+    host_variant: bool,
+    portable_ir: bool,
+    provider_options: tuple[str, ...],
+    opt_level: str | None,
+    opt_number: int | None,
+    enable_passes: tuple[str, ...],
+    disable_passes: tuple[str, ...],
+    fold_limit_bytes: int,
+    verify_passes: bool,
+    save_temps: Path | None,
+    validate: bool,
+    sample_input: tuple[str, ...],
+    force: bool,
+    sign_key: Path | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Compile MODEL (an .onnx file) into one .ovpkg package."""
+    from ovaot.compiler import CompileOptions, compile
+    from ovaot.compiler.options import DEFAULT_OPT_LEVEL
+    from ovaot.inspection import package_report
+    from ovaot.options import ProviderOptions, parse_key_values
+    from ovaot.passes import OptLevel
+
+    if opt_level is not None and opt_number is not None and OptLevel.parse(opt_level) != opt_number:
+        raise click.UsageError(f"--opt-level {opt_level} and -O{opt_number} disagree")
+    level = opt_level if opt_level is not None else opt_number
+    options = CompileOptions(
+        force_fallback=force_fallback,
+        capabilities=capabilities or {},
+        host_variant=host_variant,
+        portable_ir=portable_ir,
+        opt_level=DEFAULT_OPT_LEVEL if level is None else level,
+        enable_passes=enable_passes,
+        disable_passes=disable_passes,
+        fold_limit_bytes=fold_limit_bytes,
+        verify_passes=verify_passes,
+        save_temps=save_temps,
+        validate=validate,
+        sample_inputs=parse_inputs(sample_input) if sample_input else None,
+        provider=ProviderOptions.parse(parse_key_values(provider_options)),
+    )
+    result = compile(
+        model, target, output, options, force=force, sign=sign_key, progress=_progress_printer(quiet or as_json)
+    )
+    if as_json:
+        report = {"output": str(result.output), "up_to_date": result.up_to_date, **package_report(result.manifest)}
+        click.echo(json.dumps(report))
+    elif not quiet:
+        click.echo(result.summary())
+
+
+def _progress_printer(silent: bool) -> Any:
+    """Per-partition progress on a terminal's stderr; nothing when silent or not on a terminal."""
+    if silent or not sys.stderr.isatty():
+        return None
+
+    def show(message: str) -> None:
+        click.echo(f"\r\033[K{message}", err=True, nl=False)
+
+    return show
