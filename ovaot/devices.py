@@ -6,7 +6,7 @@ from typing import Any
 
 import openvino as ov
 
-from ovaot.capability import device_present
+from ovaot.compiler.capability import device_present
 from ovaot.targets import LEGACY_TARGETS, PLAIN_DEVICES, parse_target
 
 _REPORTED_PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_ARCHITECTURE", "OPTIMIZATION_CAPABILITIES", "DEVICE_TYPE")

@@ -12,9 +12,9 @@ import onnxruntime
 import pytest
 
 import ovaot
-from ovaot.capability import Support
 from ovaot.codegen.export_worker import ExportJob, ExportWorker, InProcessExporter
 from ovaot.compiler import CompileOptions
+from ovaot.compiler.capability import Support
 from ovaot.compiler.planning import FALLBACK, PlanSpec, draft
 from ovaot.graph import GraphIndex
 from ovaot.loader import ov_c

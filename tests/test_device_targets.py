@@ -12,7 +12,7 @@ from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 import ovaot
-from ovaot.capability import spec_table
+from ovaot.compiler.capability import spec_table
 from ovaot.errors import DeviceError, UsageError
 
 # Conv, Relu and Sigmoid are Yes in the spec's VPU column; Sign, Abs, Softsign, Tan and ReduceProd are No.

@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 from onnx import helper, numpy_helper
 
-from ovaot import frontend
+from ovaot.compiler import frontend
 from ovaot.errors import ModelError
 
 from helpers import compile_and_load

@@ -101,3 +101,23 @@ def test_the_quick_start_compiles_the_example_for_myriad_and_runs_the_host_varia
     assert "for MYRIAD_FP16: 1 partition, on MYRIAD (compiled from IR at load)" in done.stdout
     assert "probabilities: float32 [1, 10]" in done.stdout
     assert "running the host variant" in done.stderr
+
+
+def _modules() -> list[str]:
+    package = Path(ovaot.__file__).resolve().parent
+    names = [p.relative_to(package.parent).with_suffix("") for p in package.rglob("*.py") if p.name != "__main__.py"]
+    return sorted(".".join(n.parts[:-1] if n.name == "__init__" else n.parts) for n in names)
+
+
+@pytest.mark.slow
+def test_every_module_imports_first_in_a_fresh_process():
+    """A cycle between modules shows only when one of them is the first imported."""
+    import concurrent.futures
+
+    def imports(module: str) -> str:
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+        return "" if done.returncode == 0 else f"{module}: {done.stderr.strip().splitlines()[-1]}"
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        failures = [f for f in pool.map(imports, _modules()) if f]
+    assert len(_modules()) > 40 and not failures, failures

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ovaot.partition import NodeGroup, partition
+from ovaot.compiler.partition import NodeGroup, partition
 
 
 def _users(edges: list[tuple[int, int]], count: int) -> list[list[int]]:

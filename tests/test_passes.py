@@ -9,11 +9,11 @@ import pytest
 from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+from ovaot.compiler.samples import sample_inputs
 from ovaot.errors import CompileError, UsageError, VerificationError
 from ovaot.passes import OptLevel, PassConfig, PassResult, run_passes, select_passes
 from ovaot.passes.registry import optimisation_passes
 from ovaot.passes.verify import PassVerifier
-from ovaot.samples import sample_inputs
 
 HEADER = '<ir_version: 8, opset_import: ["" : 17]>\n'
 ML_HEADER = '<ir_version: 8, opset_import: ["" : 17, "ai.onnx.ml" : 3]>\n'

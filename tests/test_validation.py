@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-from ovaot import samples
+from ovaot.compiler import samples
 from ovaot.manifest import Manifest
 
 from helpers import compile_and_load

@@ -42,7 +42,7 @@ class CompileOptions:
         set_(self, "disable_passes", tuple(dict.fromkeys(self.disable_passes)))
         set_(self, "opt_level", OptLevel.parse(self.opt_level))
         if not isinstance(self.capabilities, Mapping):
-            from ovaot.capability import read_capabilities
+            from ovaot.compiler.capability import read_capabilities
 
             set_(self, "capabilities", read_capabilities(self.capabilities))
         if not isinstance(self.provider, ProviderOptions):

@@ -13,13 +13,16 @@ from typing import Any
 import openvino as ov
 from onnx import ModelProto
 
-from ovaot import frontend, samples
-from ovaot.capability import device_present
 from ovaot.codegen.export_worker import Exporter, ExportWorker, exporter
 from ovaot.codegen.openvino import device_config
+from ovaot.compiler import frontend, samples
 from ovaot.compiler.building import BuildContext, PlanBuilder
+from ovaot.compiler.capability import device_present
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
+from ovaot.compiler.save_temps import SaveTemps
+from ovaot.compiler.validation import reference_values
+from ovaot.compiler.value_info import value_info
 from ovaot.errors import OvaotError
 from ovaot.graph import GraphIndex
 from ovaot.inspection import summary
@@ -30,9 +33,6 @@ from ovaot.passes.manager import StepHook
 from ovaot.passes.registry import optimisation_passes
 from ovaot.passes.verify import PassVerifier
 from ovaot.targets import Target, parse_target
-from ovaot.temps import SaveTemps
-from ovaot.typeinfo import value_info
-from ovaot.validation import reference_values
 from ovaot.version import __version__
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import openvino as ov
 from onnx import ModelProto
 
-from ovaot.capability import Support, apply_overrides, convert, device_capability, device_present
+from ovaot.compiler.capability import Support, apply_overrides, convert, device_capability, device_present
+from ovaot.compiler.partition import NodeGroup, partition
 from ovaot.graph import GraphIndex
-from ovaot.partition import NodeGroup, partition
 
 FALLBACK = "fallback"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from onnx import ModelProto
 
+from ovaot.compiler.samples import sample_inputs
 from ovaot.errors import VerificationError
 from ovaot.passes.base import Pass
-from ovaot.samples import sample_inputs
 
 
 class PassVerifier:

@@ -12,10 +12,10 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
+from ovaot.compiler.type_inference import complete_element_types, refine_if_shapes
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
 from ovaot.passes.weights import weights_aside
-from ovaot.typeprop import complete_element_types, refine_if_shapes
 
 log = logging.getLogger(__name__)
 
