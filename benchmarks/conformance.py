@@ -1,4 +1,4 @@
-"""Run onnx's backend node test cases through ovaot (ovaot.backend) and write artifacts/conformance.md.
+"""Run onnx's backend node test cases through ovaot.integrations.onnx_backend; write artifacts/conformance.md.
 
 Run from the repository root:  python -m benchmarks.conformance [--sample N] [--seed S] [--out FILE]
 Each case is compiled for CPU_FP32, loaded and run on the case's inputs; outputs are compared with the

@@ -41,7 +41,7 @@ __all__ = [
 
 def load(model: Any, *, strict: bool = False, trusted_keys: list[Any] | None = None, **options: Any) -> Session:
     """Open a .ovpkg (a path or its bytes; runtime side only), or compile an ONNX model first (a path to an
-    .onnx file, an onnx.ModelProto or its bytes; see ovaot.jit.load).
+    .onnx file, an onnx.ModelProto or its bytes; see ovaot.integrations.jit.compile_and_load).
 
     strict=True refuses any device substitution; trusted_keys (Ed25519 public keys) require a signed package.
     Options are the OpenVINO Execution Provider's keys (device_id, num_of_threads, num_streams,
@@ -51,9 +51,9 @@ def load(model: Any, *, strict: bool = False, trusted_keys: list[Any] | None = N
     from ovaot.loader.load import blob_path_from_environment, is_onnx_input, open_package
 
     if blob_path_from_environment() is None and is_onnx_input(model):
-        from ovaot.jit import load as load_onnx  # only ONNX input pays for the compiler
+        from ovaot.integrations.jit import compile_and_load  # only ONNX input pays for the compiler
 
-        return load_onnx(model, strict=strict, trusted_keys=trusted_keys, **options)
+        return compile_and_load(model, strict=strict, trusted_keys=trusted_keys, **options)
     return open_package(model, strict, trusted_keys, options)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ovaot.manifest import Manifest, Partition
+from ovaot.manifest import Manifest, Partition, PartitionKind, PlanName
 
 
 def partition_report(partition: Partition, manifest: Manifest) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def partition_report(partition: Partition, manifest: Manifest) -> dict[str, Any]
         "nodes": [n.name for n in partition.nodes],
         "size": sum(manifest.members[m].size for m in partition.members),
     }
-    if partition.kind == "openvino":
+    if partition.kind == PartitionKind.OPENVINO:
         report["precompiled_for"] = sorted(partition.blobs)
         report["compiled_at_load_for"] = [d for d in partition.devices if d not in partition.blobs]
         report["requested_precision"] = partition.requested_precision
@@ -79,7 +79,7 @@ def _plural(count: int, noun: str) -> str:
 
 def _where(partition: Partition) -> str:
     """Where one partition runs and how it gets there, in a few words."""
-    if partition.kind != "openvino":
+    if partition.kind != PartitionKind.OPENVINO:
         ops = ", ".join(sorted({n.op_type for n in partition.nodes}))
         return f"the numpy fallback ({_plural(len(partition.nodes), 'node')}: {ops})"
     if len(partition.devices) == 1:
@@ -100,7 +100,7 @@ def _plan_text(partitions: list[Partition]) -> str:
 def summary(manifest: Manifest) -> str:
     """One sentence: the target, its partitions and where each runs, and when the host variant runs instead."""
     text = f"for {manifest.target}: {_plan_text(manifest.partitions)}"
-    host = manifest.plan("host")
+    host = manifest.plan(PlanName.HOST)
     if host is not None:
         absent = sorted({d for p in manifest.partitions for d in p.devices if d not in p.blobs})
         lacks = f" (this one lacks {', '.join(absent)})" if absent else ""

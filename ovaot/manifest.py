@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from enum import Enum
 from typing import Any
 
 from ovaot.errors import PackageError
@@ -37,13 +41,72 @@ TENSOR_DTYPES: dict[str, str] = {
 Dim = int | str | None
 
 
+class StrEnum(str, Enum):
+    """A closed set of strings (enum.StrEnum, which needs Python 3.11): a member equals, hashes, prints and
+    serialises as its value, so JSON and string comparisons see the value."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def choices(cls) -> str:
+        """The values, as a message lists them: "a, b or c"."""
+        values = [m.value for m in cls]
+        return f"{', '.join(values[:-1])} or {values[-1]}" if len(values) > 1 else values[0]
+
+
+class PartitionKind(StrEnum):
+    """The engine that runs a partition."""
+
+    OPENVINO = "openvino"
+    FALLBACK = "fallback"  # numpy, through onnx.reference
+
+
+class PlanName(StrEnum):
+    """A package's plans: the target as asked, and the CPU-compiled host variant of the whole model."""
+
+    TARGET = "target"
+    HOST = "host"
+
+
+class PlanMode(StrEnum):
+    """How a plan's devices combine (the target's form: one device, HETERO:... or MULTI:...)."""
+
+    SINGLE = "single"
+    HETERO = "hetero"
+    MULTI = "multi"
+
+
+class SupportSource(StrEnum):
+    """Why the compiler believes a node runs (or does not run) on a device."""
+
+    LIVE_QUERY = "live-query"  # the device plugin's query_model on the build host
+    CONVERSION = "conversion"  # OpenVINO could not convert or build it
+    TABLE = "table"  # the spec's table of supported layers, for a device the build host lacks
+    USER = "user"  # --capabilities
+    FORCED = "forced"  # --force-fallback
+    VALIDATION = "validation"  # OpenVINO's result differed from onnx.reference's on sample inputs
+
+
+class ArtifactRole(StrEnum):
+    """What a partition's artifact member is."""
+
+    IR_XML = "ir_xml"
+    IR_BIN = "ir_bin"
+    ONNX = "onnx"
+
+
+# Field metadata: a field a manifest may leave out (one a later schema added), which then takes its default.
+OPTIONAL = {"optional": True}
+
+
 @dataclass(frozen=True)
 class ValueInfo:
     """A public input or output: its name, onnxruntime-style type and shape (None: unknown rank)."""
 
     name: str
     type: str
-    shape: list[Dim] | None
+    shape: list[Dim] | None = field(default=None, metadata=OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -54,7 +117,10 @@ class NodePlacement:
     op_type: str
     domain: str
     reason: str
-    source: str  # "live-query", "forced", "conversion"
+    source: SupportSource
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", SupportSource(self.source))
 
 
 @dataclass(frozen=True)
@@ -66,21 +132,25 @@ class Partition:
     """
 
     index: int
-    kind: str  # "openvino" or "fallback"
+    kind: PartitionKind
     devices: list[str]
     consumes: list[str]
     produces: list[str]
     nodes: list[NodePlacement]
-    artifacts: dict[str, str]  # role ("ir_xml", "ir_bin" or "onnx") -> member name
+    artifacts: dict[ArtifactRole, str]  # role -> member name
     blobs: dict[str, str] = field(default_factory=dict)  # device -> exported compiled model
     compile_config: dict[str, str] = field(default_factory=dict)
     requested_precision: str | None = None
     reported_precision: dict[str, str] = field(default_factory=dict)  # device -> what the compiled model reports
     # device -> {"openvino_version", "device_architecture", "device_name"} of the build host, per blob
-    blob_built_with: dict[str, dict[str, str]] = field(default_factory=dict)
+    blob_built_with: dict[str, dict[str, str]] = field(default_factory=dict, metadata=OPTIONAL)
     # the tensor each input port of the compiled model takes, in port order (an imported blob can lose
     # the input's tensor name: OpenVINO renames a parameter that feeds a result directly)
-    input_ports: list[str] = field(default_factory=list)
+    input_ports: list[str] = field(default_factory=list, metadata=OPTIONAL)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", PartitionKind(self.kind))
+        object.__setattr__(self, "artifacts", {ArtifactRole(k): v for k, v in self.artifacts.items()})
 
     @property
     def device(self) -> str | None:
@@ -97,23 +167,23 @@ class Partition:
 class Plan:
     """One way to run the whole model: the target as asked, or the host variant that runs anywhere."""
 
-    name: str  # "target" or "host"
-    mode: str  # "single", "hetero" or "multi"
+    name: PlanName
+    mode: PlanMode
     devices: list[str]
     partitions: list[Partition]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", PlanName(self.name))
+        object.__setattr__(self, "mode", PlanMode(self.mode))
 
 
 @dataclass(frozen=True)
 class Member:
-    """One archive member's size in bytes and BLAKE3 hash (schema 1.0 recorded sha256 instead).
-
-    BLAKE3 runs at about 4 GB/s here, sha256 at about 0.24 GB/s (no SHA extensions), which made hashing
-    most of a large model's load time and a sixth of its compile time.
-    """
+    """One archive member's size in bytes and its hash: BLAKE3 (schema 1.1) or sha256 (schema 1.0)."""
 
     size: int
-    blake3: str = ""
-    sha256: str = ""  # schema 1.0 packages
+    blake3: str = field(default="", metadata=OPTIONAL)
+    sha256: str = field(default="", metadata=OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -149,24 +219,72 @@ class Manifest:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise PackageError(f"{MANIFEST_NAME} is not valid JSON: {exc}") from None
-        return _manifest_from_dict(_require(data, dict, MANIFEST_NAME))
+        return _manifest_from_dict(data)
+
+
+# Reading: every value is checked against its field's type, and a malformed manifest is a PackageError that
+# names where (`plans[0].partitions[1].kind`), never a KeyError or TypeError. Paths are relative to the top
+# level, which messages call "manifest".
 
 
 def _require(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise PackageError(f"{MANIFEST_NAME}: {where} must be {names}, found {type(value).__name__}")
+        raise PackageError(f"{MANIFEST_NAME}: {where or 'manifest'} must be {names}, found {type(value).__name__}")
     return value
 
 
-def _field(data: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if key not in data:
-        raise PackageError(f"{MANIFEST_NAME}: {where} has no field {key!r}")
-    return _require(data[key], kind, f"{where}.{key}")
+def _member(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+@functools.cache
+def _schema(cls: type) -> list[tuple[str, Any, bool]]:
+    """A record's fields as (name, type, may be left out)."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, hints[f.name], bool(f.metadata.get("optional"))) for f in fields(cls)]
+
+
+def _record(cls: type, data: Any, where: str) -> Any:
+    """The dataclass `cls` built from a JSON object, each field read as its type."""
+    data = _require(data, dict, where)
+    values = {}
+    for name, kind, optional in _schema(cls):
+        if name in data:
+            values[name] = _read(kind, data[name], _member(where, name))
+        elif not optional:
+            raise PackageError(f"{MANIFEST_NAME}: {where or 'manifest'} has no field {name!r}")
+    return cls(**values)
+
+
+def _read(kind: Any, value: Any, where: str) -> Any:
+    """`value` checked against `kind`: a StrEnum, a manifest dataclass, list[T], dict[str, T], a union with
+    None, Any, or a plain JSON type."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        try:
+            return kind(_require(value, str, where))
+        except ValueError:
+            raise PackageError(f"{MANIFEST_NAME}: {where} is {value!r}, expected {kind.choices()}") from None
+    if is_dataclass(kind):
+        return _record(kind, value, where)
+    if origin is list:
+        return [_read(args[0], item, f"{where}[{i}]") for i, item in enumerate(_require(value, list, where))]
+    if origin is dict:
+        items = _require(value, dict, where).items()
+        return {_read(args[0], k, f"{where}[{k!r}]"): _read(args[1], v, f"{where}[{k!r}]") for k, v in items}
+    if origin in (typing.Union, types.UnionType):
+        if all(typing.get_origin(arg) is None and not is_dataclass(arg) for arg in args):
+            return _require(value, args, where)  # a union of plain types: int | str | None
+        assert len(args) == 2 and type(None) in args, f"unsupported manifest field type {kind}"
+        return None if value is None else _read(next(a for a in args if a is not type(None)), value, where)
+    return value if kind is Any else _require(value, kind, where)
 
 
 def _check_schema_version(data: dict) -> None:
-    version = _field(data, "schema_version", str, "manifest")
+    if "schema_version" not in data:
+        raise PackageError(f"{MANIFEST_NAME}: manifest has no field 'schema_version'")
+    version = _require(data["schema_version"], str, "schema_version")
     major, _, minor = version.partition(".")
     if not (major.isdigit() and minor.isdigit()):
         raise PackageError(f"{MANIFEST_NAME}: schema_version {version!r} is not MAJOR.MINOR")
@@ -178,112 +296,37 @@ def _check_schema_version(data: dict) -> None:
         )
 
 
-def _value_info(data: Any, where: str) -> ValueInfo:
-    data = _require(data, dict, where)
-    shape = data.get("shape")
-    if shape is not None:
-        for i, dim in enumerate(_require(shape, list, f"{where}.shape")):
-            _require(dim, (int, str, type(None)), f"{where}.shape[{i}]")
-        # packages from before ovaot read -1 and 0 as dynamic recorded them as sizes
-        shape = [None if isinstance(dim, int) and dim <= 0 else dim for dim in shape]
-    return ValueInfo(name=_field(data, "name", str, where), type=_field(data, "type", str, where), shape=shape)
+def _dims_as_dynamic(values: list[ValueInfo]) -> list[ValueInfo]:
+    """Packages from before ovaot read -1 and 0 as dynamic recorded them as sizes: those are dynamic."""
+    result = []
+    for v in values:
+        dims = None if v.shape is None else [None if isinstance(d, int) and d <= 0 else d for d in v.shape]
+        result.append(replace(v, shape=dims))
+    return result
 
 
-def _partition(data: Any, where: str) -> Partition:
-    data = _require(data, dict, where)
-    kind = _field(data, "kind", str, where)
-    if kind not in ("openvino", "fallback"):
-        raise PackageError(f"{MANIFEST_NAME}: {where}.kind is {kind!r}, expected openvino or fallback")
-    nodes = [
-        NodePlacement(**{k: _field(n, k, str, f"{where}.nodes[{i}]") for k in NodePlacement.__annotations__})
-        for i, n in enumerate(_field(data, "nodes", list, where))
-    ]
-    return Partition(
-        index=_field(data, "index", int, where),
-        kind=kind,
-        devices=_strings(_field(data, "devices", list, where), f"{where}.devices"),
-        consumes=_strings(_field(data, "consumes", list, where), f"{where}.consumes"),
-        produces=_strings(_field(data, "produces", list, where), f"{where}.produces"),
-        nodes=nodes,
-        artifacts=_string_map(_field(data, "artifacts", dict, where), f"{where}.artifacts"),
-        blobs=_string_map(_field(data, "blobs", dict, where), f"{where}.blobs"),
-        compile_config=_string_map(_field(data, "compile_config", dict, where), f"{where}.compile_config"),
-        requested_precision=_field(data, "requested_precision", (str, type(None)), where),
-        reported_precision=_string_map(_field(data, "reported_precision", dict, where), f"{where}.reported_precision"),
-        blob_built_with={
-            device: _string_map(_require(info, dict, f"{where}.blob_built_with"), f"{where}.blob_built_with")
-            for device, info in _require(data.get("blob_built_with", {}), dict, f"{where}.blob_built_with").items()
-        },
-        input_ports=_strings(_require(data.get("input_ports", []), list, where), f"{where}.input_ports"),
-    )
-
-
-def _strings(values: list, where: str) -> list[str]:
-    return [_require(v, str, where) for v in values]
-
-
-def _string_map(values: dict, where: str) -> dict[str, str]:
-    return {k: _require(v, str, f"{where}[{k!r}]") for k, v in values.items()}
-
-
-def _plan(data: Any, where: str) -> Plan:
-    data = _require(data, dict, where)
-    mode = _field(data, "mode", str, where)
-    if mode not in ("single", "hetero", "multi"):
-        raise PackageError(f"{MANIFEST_NAME}: {where}.mode is {mode!r}, expected single, hetero or multi")
-    partitions = _field(data, "partitions", list, where)
-    return Plan(
-        name=_field(data, "name", str, where),
-        mode=mode,
-        devices=_strings(_field(data, "devices", list, where), f"{where}.devices"),
-        partitions=[_partition(p, f"{where}.partitions[{i}]") for i, p in enumerate(partitions)],
-    )
-
-
-def _source_digest(data: dict) -> str:
-    if "source_digest" in data:
-        return _field(data, "source_digest", str, "manifest")
-    return "sha256:" + _field(data, "source_sha256", str, "manifest")  # schema 1.0
-
-
-def _member_digest_check(members: dict[str, Member]) -> None:
-    for name, member in members.items():
-        if not (member.blake3 or member.sha256):
-            raise PackageError(f"{MANIFEST_NAME}: members[{name!r}] has no digest (blake3 or sha256)")
-
-
-def _manifest_from_dict(data: dict) -> Manifest:
-    _check_schema_version(data)
-    members = {
-        name: Member(
-            size=_field(_require(m, dict, f"members[{name!r}]"), "size", int, f"members[{name!r}]"),
-            blake3=_require(m.get("blake3", ""), str, f"members[{name!r}].blake3"),
-            sha256=_require(m.get("sha256", ""), str, f"members[{name!r}].sha256"),
-        )
-        for name, m in _field(data, "members", dict, "manifest").items()
-    }
-    _member_digest_check(members)
-    manifest = Manifest(
-        schema_version=data["schema_version"],
-        ovaot_version=_field(data, "ovaot_version", str, "manifest"),
-        openvino_version=_field(data, "openvino_version", str, "manifest"),
-        source_digest=_source_digest(data),
-        source_name=_field(data, "source_name", str, "manifest"),
-        target=_field(data, "target", str, "manifest"),
-        options=_field(data, "options", dict, "manifest"),
-        inputs=[_value_info(v, f"inputs[{i}]") for i, v in enumerate(_field(data, "inputs", list, "manifest"))],
-        outputs=[_value_info(v, f"outputs[{i}]") for i, v in enumerate(_field(data, "outputs", list, "manifest"))],
-        plans=[_plan(p, f"plans[{i}]") for i, p in enumerate(_field(data, "plans", list, "manifest"))],
-        members=members,
-    )
+def _check_references(manifest: Manifest) -> None:
     if not manifest.plans:
         raise PackageError(f"{MANIFEST_NAME}: plans is empty")
+    for name, member in manifest.members.items():
+        if not (member.blake3 or member.sha256):
+            raise PackageError(f"{MANIFEST_NAME}: members[{name!r}] has no digest (blake3 or sha256)")
     for plan in manifest.plans:
         for partition in plan.partitions:
             for member in partition.members:
-                if member not in members:
+                if member not in manifest.members:
                     raise PackageError(
                         f"{MANIFEST_NAME}: plan {plan.name} partition {partition.index} names artifact "
                         f"{member!r}, which is not listed in members"
                     )
+
+
+def _manifest_from_dict(data: Any) -> Manifest:
+    data = _require(data, dict, "")
+    _check_schema_version(data)
+    if "source_digest" not in data and "source_sha256" in data:  # schema 1.0
+        data = {**data, "source_digest": "sha256:" + _require(data["source_sha256"], str, "source_sha256")}
+    manifest = _record(Manifest, data, "")
+    manifest = replace(manifest, inputs=_dims_as_dynamic(manifest.inputs), outputs=_dims_as_dynamic(manifest.outputs))
+    _check_references(manifest)
     return manifest

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ovaot.errors import UsageError
+from ovaot.manifest import PlanMode
 
 # device_type values of the ONNX Runtime OpenVINO EP: OpenVINO device(s) and inference precision.
 # The spec says FPGA "only runs in HETERO mode" with the layers it lacks on the CPU, so VAD-F is that.
@@ -29,21 +30,21 @@ class Target:
     """A parsed target: how devices combine, which OpenVINO devices, and the precision asked for."""
 
     spec: str
-    mode: str  # "single", "hetero" or "multi"
+    mode: PlanMode
     devices: tuple[str, ...]
     precision: str | None  # "f32", "f16", or None for the device's default
 
     @property
     def device(self) -> str:
         """The OpenVINO device string to compile for."""
-        if self.mode == "single":
+        if self.mode == PlanMode.SINGLE:
             return self.devices[0]
         return f"{self.mode.upper()}:{','.join(self.devices)}"
 
     def with_device_id(self, device_id: str) -> Target:
         """The spec's device_id option: run on that particular device (e.g. GPU.1) instead of the default one."""
         plugin = device_id.split(".")[0]
-        if self.mode != "single" or plugin != self.devices[0].split(".")[0]:
+        if self.mode != PlanMode.SINGLE or plugin != self.devices[0].split(".")[0]:
             raise UsageError(f"device_id {device_id!r} does not name a {self.devices[0]} device of target {self.spec}")
         return Target(spec=self.spec, mode=self.mode, devices=(device_id,), precision=self.precision)
 
@@ -66,13 +67,14 @@ def parse_target(spec: str) -> Target:
     text = spec.strip()
     if text in LEGACY_TARGETS:
         devices, precision = LEGACY_TARGETS[text]
-        return Target(spec=text, mode="single" if len(devices) == 1 else "hetero", devices=devices, precision=precision)
+        mode = PlanMode.SINGLE if len(devices) == 1 else PlanMode.HETERO
+        return Target(spec=text, mode=mode, devices=devices, precision=precision)
     if text in PLAIN_DEVICES or _DEVICE_ID.match(text):
         precision = "f32" if text.startswith("CPU") else None
-        return Target(spec=text, mode="single", devices=(text,), precision=precision)
+        return Target(spec=text, mode=PlanMode.SINGLE, devices=(text,), precision=precision)
     mode, sep, rest = text.partition(":")
     if sep and mode in ("HETERO", "MULTI"):
         devices = tuple(d.strip() for d in rest.split(","))
         if len(devices) >= 2 and all(d in COMBINABLE_DEVICES for d in devices) and len(set(devices)) == len(devices):
-            return Target(spec=text, mode=mode.lower(), devices=devices, precision=None)
+            return Target(spec=text, mode=PlanMode(mode.lower()), devices=devices, precision=None)
     raise UsageError(f"invalid target {spec!r}; valid targets: {valid_targets_text()}")

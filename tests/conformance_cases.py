@@ -1,4 +1,4 @@
-"""onnx's backend test cases (node cases and model tests of the onnx wheel) run through ovaot.backend.
+"""onnx's backend test cases (node cases and model tests of the onnx wheel) run through ovaot.integrations.onnx_backend.
 
 Shared by tests/test_conformance.py (a seeded sample) and benchmarks/conformance.py (the full run). Each case is
 compiled for CPU_FP32, loaded and run on its inputs; outputs are compared with the expected ones using the
@@ -21,7 +21,7 @@ from onnx.backend.test.case.test_case import TestCase
 from onnx.backend.test.loader import load_model_tests
 from onnx.backend.test.runner import Runner
 
-from ovaot.backend import OvaotBackend
+from ovaot.integrations.onnx_backend import OvaotBackend
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ def test_wheel_build_compiles_the_models_in_tool_ovaot(tmp_path: Path):
         textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=70.1", "ovaot"]
-        build-backend = "ovaot.build_backend"
+        build-backend = "ovaot.integrations.build_backend"
 
         [project]
         name = "mypkg"

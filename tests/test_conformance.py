@@ -1,4 +1,4 @@
-"""onnx's backend node tests through ovaot.backend: a fixed, seeded sample of 400 cases in CI.
+"""onnx's backend node tests through ovaot.integrations.onnx_backend: a fixed, seeded sample of 400 cases in CI.
 
 The full run is `python -m benchmarks.conformance`, which writes artifacts/conformance.md.
 """
@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ovaot.backend import OvaotBackend, prepare, run_model, supports_device
+from ovaot.integrations.onnx_backend import OvaotBackend, prepare, run_model, supports_device
 
 from conformance_cases import node_cases, run_case
 

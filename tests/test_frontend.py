@@ -66,7 +66,7 @@ def test_external_data_is_loaded(tmp_path: Path):
     np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-6)
     (source.parent / "weights.bin").unlink()
     with pytest.raises(ModelError, match="external data"):
-        frontend.load(source)
+        frontend.load_model(source)
 
 
 def test_a_text_format_model_with_external_weights_loads_and_its_weights_count_in_the_digest(tmp_path: Path):
@@ -99,19 +99,19 @@ def test_constant_nodes_become_initializers_and_nodes_get_unique_names():
         }
     """)
     model.graph.node[1].name = model.graph.node[2].name = "same"
-    loaded = frontend.load(model).model
+    loaded = frontend.load_model(model).model
     assert [n.op_type for n in loaded.graph.node] == ["Add", "Mul"]
     assert [t.name for t in loaded.graph.initializer] == ["k"]
     names = [n.name for n in loaded.graph.node]
     assert len(set(names)) == 2 and all(names)
-    assert names == [n.name for n in frontend.load(model).model.graph.node]
+    assert names == [n.name for n in frontend.load_model(model).model.graph.node]
 
 
 def test_source_hash_identifies_the_model():
     model = _ir3_model_with_initializer_inputs()
-    first = frontend.load(model).source_digest
-    assert frontend.load(model).source_digest == first
+    first = frontend.load_model(model).source_digest
+    assert frontend.load_model(model).source_digest == first
     weight = numpy_helper.to_array(model.graph.initializer[0]).copy()
     weight[0, 0] += 1.0
     model.graph.initializer[0].CopyFrom(numpy_helper.from_array(weight, "w"))
-    assert frontend.load(model).source_digest != first
+    assert frontend.load_model(model).source_digest != first

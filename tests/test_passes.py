@@ -13,7 +13,7 @@ from ovaot.compiler.samples import sample_inputs
 from ovaot.errors import CompileError, UsageError, VerificationError
 from ovaot.passes import OptLevel, PassConfig, PassResult, run_passes, select_passes
 from ovaot.passes.registry import optimisation_passes
-from ovaot.passes.verify import PassVerifier
+from ovaot.passes.verification import PassVerifier
 
 HEADER = '<ir_version: 8, opset_import: ["" : 17]>\n'
 ML_HEADER = '<ir_version: 8, opset_import: ["" : 17, "ai.onnx.ml" : 3]>\n'

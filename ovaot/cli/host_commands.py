@@ -28,7 +28,7 @@ def passes_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def devices_command(as_json: bool) -> None:
     """The devices OpenVINO sees here, their properties, and which targets can be precompiled on this host."""
-    from ovaot.devices import devices_report
+    from ovaot.cli.devices import devices_report
 
     report = devices_report()
     if as_json:

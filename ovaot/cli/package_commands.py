@@ -133,7 +133,7 @@ def bench_command(
     package: Path, inputs: tuple[str, ...], runs: int, in_flight: int, quiet: bool, as_json: bool
 ) -> None:
     """Measure PACKAGE: load time, latency percentiles and throughput."""
-    from ovaot.bench import benchmark
+    from ovaot.cli.bench import benchmark
 
     show = not (quiet or as_json) and sys.stderr.isatty()
     with click.progressbar(length=2 * runs, label="benchmarking", file=sys.stderr) if show else _NoBar() as bar:

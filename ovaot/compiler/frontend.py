@@ -110,7 +110,7 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     return "blake3:" + digest.hexdigest()
 
 
-def load(source: str | os.PathLike | ModelProto, digest: str | None = None) -> LoadedModel:
+def load_model(source: str | os.PathLike | ModelProto, digest: str | None = None) -> LoadedModel:
     digest = digest or source_digest(source)
     model, name = read_model(source)
     check_model(model, name, _binary_file(source))

@@ -31,7 +31,7 @@ from ovaot.package import PackageReader, describe_members, write_package
 from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
 from ovaot.passes.registry import optimisation_passes
-from ovaot.passes.verify import PassVerifier
+from ovaot.passes.verification import PassVerifier
 from ovaot.targets import Target, parse_target
 from ovaot.version import __version__
 
@@ -83,10 +83,10 @@ def compile(
         return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
     with _Exporters(options.reproducible) as exporters:  # a worker starts now, while the model is loaded
-        loaded = frontend.load(model, digest)
+        loaded = frontend.load_model(model, digest)
         optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
         log.info("passes that changed the model: %s", ", ".join(changed) or "none")
-        # passes consume their input; frontend.load inferred the shapes of the model as it was
+        # passes consume their input; frontend.load_model inferred the shapes of the model as it was
         loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name) if changed else optimised)
         manifest, members = build_package(loaded, parsed, options, exporters, temps, progress)
     if temps is not None:

@@ -5,19 +5,25 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import queue
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from ovaot.errors import DeviceError, first_line
 from ovaot.loader import ov_c
-from ovaot.manifest import Partition
+from ovaot.manifest import Partition, StrEnum
 from ovaot.package import PackageReader
 
 log = logging.getLogger(__name__)
 
 Compiled = ov_c.CompiledModel
+
+
+class CompiledFrom(StrEnum):
+    """How a partition's compiled model was obtained on this host."""
+
+    BLOB = "blob"  # the precompiled blob, imported
+    IR = "ir"  # the bundled IR, compiled at load
 
 
 def compile_ir(core: ov_c.Core, reader: PackageReader, partition: Partition, device: str, config: dict) -> Compiled:
@@ -39,21 +45,21 @@ def open_compiled(
     config: dict[str, str],
     strict: bool,
     use_blob: bool = True,
-) -> tuple[Compiled, str]:
+) -> tuple[Compiled, CompiledFrom]:
     """The partition compiled for `device`: the blob built for `asked` when it imports, else the IR.
 
     The blob is imported from the package's memory map, not copied: OpenVINO runs its weights in place.
-    Returns the compiled model and how it was obtained ("blob" or "ir").
+    Returns the compiled model and how it was obtained.
     """
     member = partition.blobs.get(asked) if use_blob else None
     if member is None:
-        return compile_ir(core, reader, partition, device, config), "ir"
+        return compile_ir(core, reader, partition, device, config), CompiledFrom.IR
     built_with = partition.blob_built_with.get(asked, {}).get("openvino_version")
     if built_with is not None and built_with != ov_c.version():
         reason = f"it was built with OpenVINO {built_with}, this is {ov_c.version()}"
     else:
         try:
-            return core.import_model(reader.view(member), device, config), "blob"
+            return core.import_model(reader.view(member), device, config), CompiledFrom.BLOB
         except RuntimeError as exc:
             reason = f"it does not import on this host: {first_line(exc)}"
     if strict:
@@ -64,7 +70,7 @@ def open_compiled(
     log.warning(
         "partition %d: the %s blob is unusable (%s); compiling the bundled IR instead", partition.index, device, reason
     )
-    return compile_ir(core, reader, partition, device, config), "ir"
+    return compile_ir(core, reader, partition, device, config), CompiledFrom.IR
 
 
 def port_binding(ports: Sequence[Collection[str]], tensors: list[str], recorded: Sequence[str] = ()) -> list[str]:
@@ -89,7 +95,7 @@ def port_binding(ports: Sequence[Collection[str]], tensors: list[str], recorded:
 class CompiledPartition:
     """A partition compiled for one device, with a pool of infer requests so concurrent runs never share one."""
 
-    def __init__(self, compiled: Compiled, partition: Partition, device: str, how: str) -> None:
+    def __init__(self, compiled: Compiled, partition: Partition, device: str, how: CompiledFrom) -> None:
         self.compiled = compiled
         self.device = device
         self.how = how
@@ -99,19 +105,20 @@ class CompiledPartition:
         missing = sorted(set(partition.produces) - set(given))
         if missing:
             raise DeviceError(f"partition {partition.index}: compiled model has no output {missing[0]!r}")
-        self._requests: queue.SimpleQueue[ov_c.InferRequest] = queue.SimpleQueue()
+        # idle infer requests; deque.append and deque.pop are atomic, so concurrent runs need no lock
+        self._idle: collections.deque[ov_c.InferRequest] = collections.deque()
 
     def run(self, env: dict[str, Any]) -> None:
         try:
-            request = self._requests.get_nowait()
-        except queue.Empty:
+            request = self._idle.pop()
+        except IndexError:
             request = self.compiled.create_infer_request()
         try:
             values = request.infer([env[name] for name in self._inputs])
             for i, name in self._outputs:
                 env[name] = values[i]
         finally:
-            self._requests.put(request)
+            self._idle.append(request)
 
     def run_pipelined(self, envs: Iterable[dict[str, Any]], in_flight: int) -> Iterator[dict[str, Any]]:
         """Run many inputs with `in_flight` asynchronous infer requests; results come back in input order.
@@ -140,8 +147,8 @@ class CompiledPartition:
 
     def close(self) -> None:
         """Free the idle infer requests and the compiled model (and so the blob memory it runs on)."""
-        while not self._requests.empty():
-            self._requests.get_nowait().close()
+        while self._idle:
+            self._idle.pop().close()
         self.compiled.close()
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ovaot.errors import DeviceError
-from ovaot.manifest import Manifest, Partition, Plan
+from ovaot.manifest import Manifest, Partition, PartitionKind, Plan, PlanName
 from ovaot.targets import SUCCESSORS, plugin_of
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,11 @@ def choose_plan(manifest: Manifest, host: HostDevices, strict: bool) -> tuple[Pl
     """The first plan every partition of which can run here; strict=True allows only the target plan as built."""
     reasons = []
     for plan in manifest.plans:
-        if strict and plan.name != "target":
+        if strict and plan.name != PlanName.TARGET:
             break
         choices: list[Choice | None] = []
         for partition in plan.partitions:
-            if partition.kind == "fallback":
+            if partition.kind == PartitionKind.FALLBACK:
                 choices.append(None)
                 continue
             choice, reason = _choose_partition(partition, host, strict)
@@ -79,7 +79,7 @@ def choose_plan(manifest: Manifest, host: HostDevices, strict: bool) -> tuple[Pl
                 break
             choices.append(choice)
         else:
-            if plan.name != "target":
+            if plan.name != PlanName.TARGET:
                 log.warning("running the %s variant: %s", plan.name, "; ".join(reasons))
             return plan, choices
     available = ", ".join(host.available) or "none"

@@ -9,21 +9,26 @@ import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ovaot.errors import UsageError
 from ovaot.loader import ov_c
-from ovaot.loader.fallback_runner import FallbackRunner
 from ovaot.loader.feeds import check_feed
-from ovaot.loader.openvino_runner import CompiledPartition, MultiDevicePartition, open_compiled
+from ovaot.loader.openvino_runner import CompiledFrom, CompiledPartition, MultiDevicePartition, open_compiled
 from ovaot.loader.placement import Choice, HostDevices, choose_plan, plugin_of
-from ovaot.manifest import Dim, Manifest, Partition, Plan
+from ovaot.manifest import Dim, Manifest, Partition, PartitionKind, Plan
 from ovaot.options import ProviderOptions
 from ovaot.package import PackageReader
 
 log = logging.getLogger(__name__)
 
-Runner = CompiledPartition | MultiDevicePartition | FallbackRunner
+
+class Runner(Protocol):
+    """What runs one partition: CompiledPartition, MultiDevicePartition or FallbackRunner."""
+
+    def run(self, env: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,9 @@ class Placement:
     """What the loader chose for one partition: where it runs and how it got there."""
 
     partition: int
-    kind: str
+    kind: PartitionKind
     devices: list[str]
-    how: list[str]  # per device: "blob" (precompiled, imported) or "ir" (compiled at load)
+    how: list[CompiledFrom]  # per device
 
 
 class _Lifetime:
@@ -98,7 +103,8 @@ class Session:
                 from ovaot.signing import check_signature
 
                 check_signature(reader.manifest_bytes, reader.signature, trusted_keys, str(reader.path))
-            has_openvino = any(p.kind == "openvino" for plan in self.manifest.plans for p in plan.partitions)
+            every = [p for plan in self.manifest.plans for p in plan.partitions]
+            has_openvino = any(p.kind == PartitionKind.OPENVINO for p in every)
             core = ov_c.Core() if has_openvino else None
             host = HostDevices(core.available_devices if core else [], device_id)
             self.plan, choices = choose_plan(self.manifest, host, strict)
@@ -121,16 +127,19 @@ class Session:
         imports the others: importing onnx and onnx.reference (≈0.2 s) then overlaps import_model, whose
         ctypes calls release the GIL."""
         partitions = self.plan.partitions
-        if not any(p.kind == "fallback" for p in partitions):
+        fallback = PartitionKind.FALLBACK
+        if not any(p.kind == fallback for p in partitions):
             return [self._openvino_runner(core, reader, p, c, strict, overrides) for p, c in zip(partitions, choices)]
         from concurrent.futures import ThreadPoolExecutor
 
+        from ovaot.loader.fallback_runner import FallbackRunner  # imports onnx: only plans with a fallback
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-fallback") as pool:
-            built = {p.index: pool.submit(FallbackRunner, reader, p) for p in partitions if p.kind == "fallback"}
+            built = {p.index: pool.submit(FallbackRunner, reader, p) for p in partitions if p.kind == fallback}
             opened = {
                 p.index: self._openvino_runner(core, reader, p, c, strict, overrides)
                 for p, c in zip(partitions, choices)
-                if p.kind != "fallback"
+                if p.kind != fallback
             }
             return [opened[p.index] if p.index in opened else built[p.index].result() for p in partitions]
 
@@ -158,13 +167,12 @@ class Session:
     def placements(self) -> list[Placement]:
         result = []
         for partition, runner in zip(self.plan.partitions, self._runners):
-            per_device = runner.per_device if isinstance(runner, MultiDevicePartition) else [runner]
-            if isinstance(runner, FallbackRunner):
-                result.append(Placement(partition.index, "fallback", [], []))
+            if isinstance(runner, (CompiledPartition, MultiDevicePartition)):
+                per_device = runner.per_device if isinstance(runner, MultiDevicePartition) else [runner]
+                devices, how = [p.device for p in per_device], [p.how for p in per_device]
+                result.append(Placement(partition.index, PartitionKind.OPENVINO, devices, how))
             else:
-                result.append(
-                    Placement(partition.index, "openvino", [p.device for p in per_device], [p.how for p in per_device])
-                )
+                result.append(Placement(partition.index, PartitionKind.FALLBACK, [], []))
         return result
 
     def get_inputs(self) -> list[IOInfo]:

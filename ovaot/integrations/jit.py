@@ -22,7 +22,7 @@ DEFAULT_BLOB_DUMP_PATH = "ov_compiled_blobs"
 DEFAULT_DEVICE_TYPE = "CPU_FP32"
 
 
-def load(
+def compile_and_load(
     model: str | os.PathLike | bytes | Any,
     *,
     device_type: str | None = None,
@@ -36,7 +36,7 @@ def load(
     when `use_compiled_network=True`, and imported from there on every later load; otherwise into a
     temporary file. Options are the OpenVINO Execution Provider's keys.
     """
-    provider = ProviderOptions.parse(options, parameters=keyword_parameters(load))
+    provider = ProviderOptions.parse(options, parameters=keyword_parameters(compile_and_load))
     if isinstance(model, (bytes, bytearray, memoryview)):
         model = _model_from_bytes(model)
     target = device_type or DEFAULT_DEVICE_TYPE

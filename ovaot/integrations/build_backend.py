@@ -4,7 +4,7 @@ In the project's pyproject.toml:
 
     [build-system]
     requires = ["setuptools>=70.1", "ovaot"]
-    build-backend = "ovaot.build_backend"
+    build-backend = "ovaot.integrations.build_backend"
 
     [tool.ovaot]
     models = [{source = "models/net.onnx", target = "CPU_FP32", output = "mypkg/net.ovpkg"}]
