@@ -5,7 +5,7 @@ Run from the repository root:  python -m benchmarks.performance [--processes 5] 
 - Cold start: a fresh process per measurement (after one untimed warm-up per engine, so every engine reads
   its files from the page cache); the clock starts after `import numpy` (every engine pays it) and stops at
   the first result, so each engine's own imports count. Peak RSS growth over the same span is recorded.
-  "C API floor" is the least OpenVINO allows: ovaot's ctypes binding (ovaot/loader/ov_c.py, loaded by file
+  "C API floor" is the least OpenVINO allows: ovaot's ctypes binding (ovaot/engines/ov_c.py, loaded by file
   path, without ovaot) imports the memory-mapped blob and runs once; no manifest, no checks.
 - Steady state: Session.run against a raw infer request on the same blob (Python API and C API).
 - Fallback crossings: a chain of alternating OpenVINO and fallback partitions; what Session.run costs per
@@ -38,7 +38,7 @@ import openvino as ov
 from onnx import TensorProto, helper
 
 import ovaot
-from ovaot.loader import ov_c
+from ovaot.engines import ov_c
 from tests.helpers import LIGHT_DIR, with_random_weights
 
 ROOT = Path(__file__).parent.parent

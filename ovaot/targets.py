@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from ovaot.errors import UsageError
-from ovaot.manifest import PlanMode
+from ovaot.format.manifest import PlanMode
 
 # device_type values of the ONNX Runtime OpenVINO EP: OpenVINO device(s) and inference precision.
 # The spec says FPGA "only runs in HETERO mode" with the layers it lacks on the CPU, so VAD-F is that.

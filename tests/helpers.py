@@ -1,4 +1,5 @@
-"""Helpers the tests share: where the test data lies, model feeds, and a compile-then-load round trip.
+"""Helpers the tests share: where the test data lies, this host's devices, model feeds, and a compile-then-load
+round trip.
 
 Imported as a top-level module (pyproject's pytest `pythonpath`), never through the checkout: the tests run
 against the installed ovaot, and the checkout's root is not on sys.path.
@@ -6,6 +7,7 @@ against the installed ovaot, and the checkout's root is not on sys.path.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,24 @@ LIGHT_MODELS = sorted(p.stem.removeprefix("light_") for p in LIGHT_DIR.glob("lig
 # onnxruntime sums every channel in the same order and gets 0.001 everywhere; OpenVINO's blocked kernels
 # round some channels one ulp up. For it, the logits are compared instead of the softmax.
 ILL_CONDITIONED_SOFTMAX = {"squeezenet"}
+
+
+@functools.cache
+def host_devices() -> tuple[str, ...]:
+    """The devices OpenVINO reports on this host (e.g. ("CPU",), or ("CPU", "GPU.0", "GPU.1", "NPU"))."""
+    import openvino  # here, not at the top: a test may check what importing ovaot alone loads
+
+    return tuple(openvino.Core().available_devices)
+
+
+def host_has(device: str) -> bool:
+    """Whether this host has `device`: "GPU" matches any GPU ("GPU", "GPU.0", ...), "GPU.1" only that one.
+
+    MYRIAD, HDDL and FPGA left OpenVINO, so no host has them; AUTO is not a device of its own.
+    """
+    if "." in device:
+        return device in host_devices()
+    return any(d.split(".")[0] == device for d in host_devices())
 
 
 def compile_and_load(model: onnx.ModelProto | Path, tmp_path: Path, target: str = "CPU_FP32", **options):

@@ -15,9 +15,9 @@ import ovaot
 from ovaot.codegen.export_worker import ExportJob, ExportWorker, InProcessExporter
 from ovaot.compiler import CompileOptions
 from ovaot.compiler.capability import Support
+from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.planning import FALLBACK, PlanSpec, draft
-from ovaot.graph import GraphIndex
-from ovaot.loader import ov_c
+from ovaot.engines import ov_c
 from ovaot.options import ProviderOptions
 
 from helpers import EXAMPLES

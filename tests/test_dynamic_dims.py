@@ -131,8 +131,8 @@ def test_a_package_whose_manifest_records_minus_one_reads_it_as_dynamic(tmp_path
     """Packages built before ovaot read -1 as dynamic recorded the declared sizes in their manifests."""
     from dataclasses import replace
 
-    from ovaot.manifest import ValueInfo
-    from ovaot.package import PackageReader, write_package
+    from ovaot.format.manifest import ValueInfo
+    from ovaot.format.package import PackageReader, write_package
 
     model = _conv_net(-1)
     package = tmp_path / "old.ovpkg"

@@ -3,6 +3,8 @@ give packages that compute what onnxruntime computes."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,24 +44,53 @@ def test_a_refused_job_is_reported_and_ends_the_list():
         np.testing.assert_allclose(got[name], expected, rtol=1e-4, atol=1e-5)
 
 
-def test_a_worker_that_cannot_start_is_a_compile_error_with_its_reason(tmp_path, monkeypatch):
+def _ended(pid: int) -> bool:
+    """Whether process `pid` has ended: gone, or a zombie its parent has not reaped yet (Linux's /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="tells a process has ended from Linux's /proc")
+@pytest.mark.parametrize("wait_first", [True, False], ids=["ended-before-jobs", "jobs-before-end"])
+def test_a_worker_that_cannot_start_is_a_compile_error_with_its_reason(wait_first, tmp_path, monkeypatch):
+    pid_file = tmp_path / "pid"
     broken = tmp_path / "python"
-    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named ovaot' >&2\nexit 1\n")
+    broken.write_text(
+        f"#!/bin/sh\necho 'ModuleNotFoundError: No module named ovaot' >&2\necho $$ > {pid_file}\nexit 1\n"
+    )
     broken.chmod(0o755)
     monkeypatch.setattr(export_worker.sys, "executable", str(broken))
     job = ExportJob(b"<net/>", b"", "CPU", F32)
-    for wait_first in (True, False):  # whether or not it has ended before it is handed the jobs
-        worker = ExportWorker()
-        if wait_first:
-            worker._process.wait()
-        with pytest.raises(CompileError, match="No module named ovaot"):
-            worker.export([job])
-
-
-def test_a_worker_never_given_jobs_is_stopped():
     worker = ExportWorker()
+    if wait_first:  # the worker has ended before it is handed the jobs
+        _wait_for(lambda: pid_file.is_file() and pid_file.read_text().strip())
+        _wait_for(lambda: _ended(int(pid_file.read_text())))
+    with pytest.raises(CompileError, match="No module named ovaot"):
+        worker.export([job])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="tells a process has ended from Linux's /proc")
+def test_a_worker_never_given_jobs_is_stopped_and_reaped(tmp_path, monkeypatch):
+    pid_file = tmp_path / "pid"
+    wrapper = tmp_path / "python"  # the real interpreter, after writing its process id
+    wrapper.write_text(f'#!/bin/sh\necho $$ > {pid_file}\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(export_worker.sys, "executable", str(wrapper))
+    worker = ExportWorker()
+    _wait_for(lambda: pid_file.is_file() and pid_file.read_text().strip())
+    pid = int(pid_file.read_text())
+    assert not _ended(pid)
     worker.close()
-    assert worker._process.returncode is not None
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped: not left running, nor as a zombie
 
 
 def test_in_process_and_worker_exports_compute_the_same(tmp_path: Path):

@@ -12,8 +12,8 @@ import pytest
 
 import ovaot
 from ovaot.errors import DeviceError, InputError, PackageError, UsageError
-from ovaot.loader.verify import verify_package
-from ovaot.package import PackageReader
+from ovaot.format.package import PackageReader
+from ovaot.loader.package_check import verify_package
 
 from helpers import compile_and_load
 
@@ -54,8 +54,8 @@ def test_bad_feeds_are_refused_with_the_input_named(feed: dict, message: str, ti
 
 
 def _rewrite_member(package: Path, name: str, data: bytes, fix_manifest: bool) -> None:
-    from ovaot.manifest import Manifest, Member
-    from ovaot.package import blake3_digest, write_package
+    from ovaot.format.manifest import Manifest, Member
+    from ovaot.format.package import blake3_digest, write_package
 
     with PackageReader(package) as reader:
         manifest = reader.manifest

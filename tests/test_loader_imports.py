@@ -20,30 +20,31 @@ from helpers import EXAMPLES
 RUNTIME_THIRD_PARTY = {"numpy", "cython_runtime", "blake3", "ovaot"}
 FALLBACK_THIRD_PARTY = {"onnx", "google", "ml_dtypes", "typing_extensions"}
 
-# ovaot's runtime side; the compiler side (ovaot.compiler, ovaot.passes, ovaot.codegen, ovaot.graph, ...) never.
+# ovaot's runtime side; the compiler side (ovaot.compiler, ovaot.passes, ovaot.codegen, ...) never.
 RUNTIME_MODULES = {
     "ovaot",
     "ovaot.custom_ops",
+    "ovaot.engines",
+    "ovaot.engines.ports",
     "ovaot.errors",
+    "ovaot.format",
     "ovaot.loader",
     "ovaot.loader.feeds",
     "ovaot.loader.load",
     "ovaot.loader.openvino_runner",
-    "ovaot.loader.ov_c",
+    "ovaot.engines.ov_c",
     "ovaot.loader.placement",
     "ovaot.loader.session",
-    "ovaot.manifest",
+    "ovaot.format.manifest",
     "ovaot.options",
-    "ovaot.package",
+    "ovaot.format.package",
     "ovaot.targets",
     "ovaot.version",
 }
-# ovaot.graph (views of an ONNX graph, imports onnx only) walks the subgraphs of a fallback partition's nodes.
 FALLBACK_MODULES = {
-    "ovaot.graph",
     "ovaot.loader.fallback_requirements",
     "ovaot.loader.fallback_runner",
-    "ovaot.loader.reference_fixes",
+    "ovaot.engines.reference",
 }
 
 SCRIPT = """

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ovaot.errors import PackageError
-from ovaot.manifest import SCHEMA_VERSION, Manifest
-from ovaot.package import PackageReader, blake3_digest
+from ovaot.format.manifest import SCHEMA_VERSION, Manifest
+from ovaot.format.package import PackageReader, blake3_digest
 
 from helpers import compile_and_load
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ovaot.errors import PackageError
-from ovaot.manifest import (
+from ovaot.format.manifest import (
     ArtifactRole,
     Manifest,
     NodePlacement,

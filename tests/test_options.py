@@ -12,6 +12,7 @@ import onnxruntime
 import pytest
 
 import ovaot
+from ovaot.engines import ov_c
 from ovaot.errors import UsageError
 
 from helpers import EXAMPLES
@@ -24,29 +25,45 @@ def _expected() -> np.ndarray:
     return onnxruntime.InferenceSession(str(MODEL)).run(None, {"image": IMAGE})[0]
 
 
-def test_num_of_threads_is_applied_and_recorded(tmp_path: Path):
+@pytest.fixture
+def compiled_models(monkeypatch) -> list[ov_c.CompiledModel]:
+    """Every model the loader imports or compiles through ovaot.engines.ov_c, the real ones, in order."""
+    made: list[ov_c.CompiledModel] = []
+    for method in ("import_model", "compile_model_from_memory"):
+        real = getattr(ov_c.Core, method)
+
+        def recording(self, *args, _real=real, **kwargs):
+            made.append(_real(self, *args, **kwargs))
+            return made[-1]
+
+        monkeypatch.setattr(ov_c.Core, method, recording)
+    return made
+
+
+def test_num_of_threads_is_applied_and_recorded(tmp_path: Path, compiled_models):
     manifest = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", num_of_threads=1).manifest
     assert manifest.options["provider_options"] == {"num_of_threads": 1}
     assert manifest.partitions[0].compile_config["INFERENCE_NUM_THREADS"] == "1"
     session = ovaot.load(tmp_path / "m.ovpkg", num_of_threads=2)
-    compiled = session._runners[0].compiled
+    (compiled,) = compiled_models
     assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == 2
     np.testing.assert_allclose(session.run(None, {"image": IMAGE})[0], _expected(), rtol=1e-4, atol=1e-6)
 
 
-def test_streams_and_performance_hint_are_recorded_and_overridable_at_load(tmp_path: Path):
+def test_streams_and_performance_hint_are_recorded_and_overridable_at_load(tmp_path: Path, compiled_models):
     built = ovaot.compile(MODEL, "CPU_FP32", tmp_path / "m.ovpkg", num_streams=2, performance_hint="throughput")
     assert built.manifest.options["provider_options"] == {"num_streams": 2, "performance_hint": "THROUGHPUT"}
     config = built.manifest.partitions[0].compile_config
     assert config["NUM_STREAMS"] == "2" and config["PERFORMANCE_HINT"] == "THROUGHPUT"
-    session = ovaot.load(built.output)  # the blob carries them
-    compiled = session._runners[0].compiled
+    session = ovaot.load(built.output)  # the package's compile_config applies
+    (compiled,) = compiled_models
     assert compiled.get_property("NUM_STREAMS") == "2" and compiled.get_property("PERFORMANCE_HINT") == "THROUGHPUT"
     feeds = [{"image": np.random.default_rng(i).random((1, 1, 28, 28), dtype=np.float32)} for i in range(5)]
     reference = onnxruntime.InferenceSession(str(MODEL))
     for feed, (got,) in zip(feeds, session.run_many(feeds)):  # as many requests as OpenVINO says are optimal
         np.testing.assert_allclose(got, reference.run(None, feed)[0], rtol=1e-4, atol=1e-6)
-    override = ovaot.load(built.output, num_streams=1, performance_hint="LATENCY")._runners[0].compiled
+    ovaot.load(built.output, num_streams=1, performance_hint="LATENCY")
+    override = compiled_models[-1]
     assert override.get_property("NUM_STREAMS") == "1" and override.get_property("PERFORMANCE_HINT") == "LATENCY"
 
 

@@ -1,4 +1,4 @@
-"""ovaot.loader.ov_c, the ctypes binding the loader runs on, gives what OpenVINO's Python API gives."""
+"""ovaot.engines.ov_c, the ctypes binding the loader runs on, gives what OpenVINO's Python API gives."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import openvino as ov
 import pytest
 from onnx import TensorProto, helper
 
-from ovaot.loader import ov_c
+from ovaot.engines import ov_c
 
 
 def _blob() -> bytes:

@@ -17,8 +17,8 @@ import pytest
 
 import ovaot
 from ovaot.errors import DeviceError, PackageError
-from ovaot.manifest import Manifest
-from ovaot.package import PackageReader, write_package
+from ovaot.format.manifest import Manifest
+from ovaot.format.package import PackageReader, write_package
 
 from helpers import EXAMPLES
 from zoo import mobilenet_v2

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
 from ovaot.compiler import samples
-from ovaot.manifest import Manifest
+from ovaot.format.manifest import Manifest
 
 from helpers import compile_and_load
 

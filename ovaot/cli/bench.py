@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ovaot.format.manifest import TENSOR_DTYPES
 from ovaot.loader import load
-from ovaot.manifest import TENSOR_DTYPES
 
 
 def sample_feed(session: Any, seed: int = 0) -> dict[str, np.ndarray]:

@@ -154,9 +154,9 @@ def compile_command(
     as_json: bool,
 ) -> None:
     """Compile MODEL (an .onnx file) into one .ovpkg package."""
+    from ovaot.cli.inspection import package_report
     from ovaot.compiler import CompileOptions, compile
     from ovaot.compiler.options import DEFAULT_OPT_LEVEL
-    from ovaot.inspection import package_report
     from ovaot.options import ProviderOptions, parse_key_values
     from ovaot.passes import OptLevel
 

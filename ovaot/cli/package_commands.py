@@ -71,13 +71,13 @@ def run_command(package: Path, inputs: tuple[str, ...], output_dir: Path | None,
 )
 def inspect_command(package: Path, as_json: bool, graph_file: Path | None) -> None:
     """Show what PACKAGE holds: plans, partitions, what is precompiled for which device, why nodes fell back."""
-    from ovaot.inspection import package_lines, package_report
-    from ovaot.package import PackageReader
+    from ovaot.cli.inspection import package_lines, package_report
+    from ovaot.format.package import PackageReader
 
     with PackageReader(package) as reader:
         manifest = reader.manifest
     if graph_file is not None:
-        from ovaot.graph_drawing import write_graph
+        from ovaot.cli.graph_drawing import write_graph
 
         write_graph(manifest, graph_file)
     if as_json:
@@ -92,7 +92,7 @@ def inspect_command(package: Path, as_json: bool, graph_file: Path | None) -> No
 @click.pass_context
 def verify_command(ctx: click.Context, package: Path, as_json: bool) -> None:
     """Check PACKAGE's integrity and whether this host can import each blob (exit 3 when not)."""
-    from ovaot.loader.verify import verify_package
+    from ovaot.loader.package_check import verify_package
 
     report = verify_package(package)
     if as_json:
@@ -164,7 +164,7 @@ class _NoBar:
 @click.pass_context
 def diff_command(ctx: click.Context, first: Path, second: Path, as_json: bool) -> None:
     """Compare two packages by meaning (manifest, partitions, IR); exit 0 when they agree, 1 when not."""
-    from ovaot.diff import diff_packages
+    from ovaot.cli.diff import diff_packages
 
     found = diff_packages(first, second)
     if as_json:

@@ -159,7 +159,7 @@ class InProcessExporter:
         self._jobs = list(jobs)
 
     def collect(self) -> list[Exported]:
-        from ovaot.loader import ov_c
+        from ovaot.engines import ov_c
 
         with tempfile.TemporaryDirectory(prefix="ovaot-export-") as folder:
             results = list(export_each(ov_c.Core(), self._jobs, Path(folder)))
@@ -171,7 +171,7 @@ class InProcessExporter:
 
 def _main() -> None:
     # OpenVINO's C library through ctypes: the worker starts without the openvino package's import.
-    from ovaot.loader import ov_c
+    from ovaot.engines import ov_c
 
     core = ov_c.Core()
     line = sys.stdin.readline().strip()

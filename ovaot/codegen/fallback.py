@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def fallback_artifact(subgraph: ModelProto) -> bytes:
     """Serialise the subgraph after making sure onnx.reference can build an evaluator for it."""
-    from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only for fallback partitions
+    from ovaot.engines.reference import reference_evaluator  # onnx.reference only for fallback partitions
 
     missing = unregistered(subgraph.graph.node)
     if missing:

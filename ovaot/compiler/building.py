@@ -20,15 +20,15 @@ from ovaot.codegen.export_worker import Exported, Exporter, ExportJob
 from ovaot.codegen.fallback import fallback_artifact
 from ovaot.codegen.openvino import convert_partition, lost_outputs, passthrough_outputs, save_ir, with_stable_names
 from ovaot.compiler.capability import Support, device_present
+from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.partition import NodeGroup
 from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import failing_nodes, mismatch, shipped
+from ovaot.engines.ports import port_binding
 from ovaot.errors import CompileError
-from ovaot.graph import GraphIndex
-from ovaot.loader.openvino_runner import port_binding
-from ovaot.manifest import NodePlacement, Partition, Plan
+from ovaot.format.manifest import NodePlacement, Partition, Plan
 
 log = logging.getLogger(__name__)
 

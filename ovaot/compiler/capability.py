@@ -18,8 +18,8 @@ import openvino as ov
 from onnx import ModelProto
 from openvino.frontend import FrontEndManager
 
+from ovaot.compiler.graph import GraphIndex
 from ovaot.errors import UsageError, first_line
-from ovaot.graph import GraphIndex
 from ovaot.targets import plugin_of
 
 log = logging.getLogger(__name__)

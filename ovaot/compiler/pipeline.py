@@ -13,21 +13,21 @@ from typing import Any
 import openvino as ov
 from onnx import ModelProto
 
+from ovaot.cli.inspection import summary
 from ovaot.codegen.export_worker import Exporter, ExportWorker, exporter
 from ovaot.codegen.openvino import device_config
 from ovaot.compiler import frontend, samples
 from ovaot.compiler.building import BuildContext, PlanBuilder
 from ovaot.compiler.capability import device_present
+from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
 from ovaot.errors import OvaotError
-from ovaot.graph import GraphIndex
-from ovaot.inspection import summary
-from ovaot.manifest import SCHEMA_VERSION, Manifest
-from ovaot.package import PackageReader, describe_members, write_package
+from ovaot.format.manifest import SCHEMA_VERSION, Manifest
+from ovaot.format.package import PackageReader, describe_members, write_package
 from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
 from ovaot.passes.registry import optimisation_passes

@@ -13,8 +13,8 @@ import openvino as ov
 from onnx import ModelProto
 
 from ovaot.compiler.capability import Support, apply_overrides, convert, device_capability, device_present
+from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.partition import NodeGroup, partition
-from ovaot.graph import GraphIndex
 
 FALLBACK = "fallback"
 

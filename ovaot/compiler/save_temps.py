@@ -7,7 +7,7 @@ from pathlib import Path
 import onnx
 from onnx import ModelProto
 
-from ovaot.manifest import Manifest
+from ovaot.format.manifest import Manifest
 from ovaot.passes.base import Pass
 
 

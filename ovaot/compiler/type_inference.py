@@ -37,7 +37,7 @@ def complete_element_types(model: ModelProto) -> int:
         bound: dict[str, TypeProto] = {}
         for formal, actual in zip(schema.inputs, node.input):
             if actual in known:
-                bound.setdefault(formal.type_str, known[actual])
+                bound.setdefault(formal.type_str, _element_type_only(known[actual]))
         allowed = {c.type_param_str: c.allowed_type_strs for c in schema.type_constraints}
         for formal, actual in zip(schema.outputs, node.output):
             if actual not in missing:
@@ -52,6 +52,14 @@ def complete_element_types(model: ModelProto) -> int:
                 known[actual] = type_proto
                 added += 1
     return added
+
+
+def _element_type_only(t: TypeProto) -> TypeProto:
+    """A tensor type without its shape: the type parameter binds the element type, not the shape (Add
+    broadcasts)."""
+    if t.WhichOneof("value") == "tensor_type":
+        return helper.make_tensor_type_proto(t.tensor_type.elem_type, None)
+    return t
 
 
 def refine_if_shapes(model: ModelProto) -> int:

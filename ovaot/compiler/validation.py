@@ -15,9 +15,9 @@ import numpy as np
 import openvino as ov
 from onnx import ModelProto
 
+from ovaot.compiler.graph import GraphIndex
+from ovaot.engines.ports import port_binding
 from ovaot.errors import DeviceError, first_line
-from ovaot.graph import GraphIndex
-from ovaot.loader.openvino_runner import port_binding
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ RTOL, ATOL, SCALE_TOL = 1e-3, 1e-5, 1e-4
 
 def reference_values(model: ModelProto, feed: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every tensor's value on `feed` by onnx.reference, or None when the reference cannot run the model."""
-    from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only when validating
+    from ovaot.engines.reference import reference_evaluator  # onnx.reference only when validating
 
     try:
         with np.errstate(all="ignore"):  # edge sets hold inf and nan on purpose: numpy's warnings are expected

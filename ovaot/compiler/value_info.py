@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 from onnx import TensorShapeProto, TypeProto
 
-from ovaot.manifest import Dim, ValueInfo
+from ovaot.format.manifest import Dim, ValueInfo
 
 INFERRED_DIM_PREFIX = "unk__"  # onnx.shape_inference names the dimensions it cannot size unk__0, unk__1, ...
 

@@ -58,14 +58,13 @@ def require(nodes: Iterable[Any], partition: int) -> None:
 
 
 def _op_types(nodes: Iterable[Any]) -> Iterable[str]:
-    """The op types of the default-domain nodes, with those of any subgraph they hold (NodeProtos' only)."""
+    """The op types of the default-domain nodes, with those of any subgraph they hold (NodeProtos' only: If
+    branches, Loop and Scan bodies)."""
     for node in nodes:
         if node.domain in _DEFAULT_DOMAINS:
             yield node.op_type
-        if hasattr(node, "attribute"):
-            from ovaot.graph import subgraphs  # imports onnx: only for NodeProtos, which come from onnx anyway
-
-            for graph in subgraphs(node):
+        for attribute in getattr(node, "attribute", ()):
+            for graph in [attribute.g] if attribute.HasField("g") else attribute.graphs:
                 yield from _op_types(graph.node)
 
 

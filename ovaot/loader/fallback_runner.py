@@ -6,16 +6,16 @@ from typing import Any
 
 from ovaot.custom_ops import build_failure, registered_ops, unregistered
 from ovaot.errors import PackageError
+from ovaot.format.manifest import Partition
+from ovaot.format.package import PackageReader
 from ovaot.loader.fallback_requirements import require
-from ovaot.manifest import Partition
-from ovaot.package import PackageReader
 
 
 class FallbackRunner:
     def __init__(self, reader: PackageReader, partition: Partition) -> None:
         import onnx  # imported only when a package has fallback partitions
 
-        from ovaot.loader.reference_fixes import reference_evaluator
+        from ovaot.engines.reference import reference_evaluator
 
         self.partition = partition
         missing = unregistered(partition.nodes)

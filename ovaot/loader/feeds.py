@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ovaot.errors import InputError
-from ovaot.manifest import TENSOR_DTYPES, ValueInfo
+from ovaot.format.manifest import TENSOR_DTYPES, ValueInfo
 
 
 def check_feed(inputs: list[ValueInfo], feed: Mapping[str, Any]) -> dict[str, Any]:

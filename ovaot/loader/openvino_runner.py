@@ -6,13 +6,14 @@ import collections
 import itertools
 import logging
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ovaot.engines import ov_c
+from ovaot.engines.ports import port_binding
 from ovaot.errors import DeviceError, first_line
-from ovaot.loader import ov_c
-from ovaot.manifest import Partition, StrEnum
-from ovaot.package import PackageReader
+from ovaot.format.manifest import Partition, StrEnum
+from ovaot.format.package import PackageReader
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +72,6 @@ def open_compiled(
         "partition %d: the %s blob is unusable (%s); compiling the bundled IR instead", partition.index, device, reason
     )
     return compile_ir(core, reader, partition, device, config), CompiledFrom.IR
-
-
-def port_binding(ports: Sequence[Collection[str]], tensors: list[str], recorded: Sequence[str] = ()) -> list[str]:
-    """The tensor each port takes or gives, in port order: by tensor name, else as recorded at compile time.
-
-    OpenVINO renames a parameter that feeds a result directly (an identity Einsum): the imported blob's port
-    carries only the output's name. The compiler records the binding it saw before export
-    (Partition.input_ports); OpenVINO may also drop parameters nothing reads.
-    """
-    binding = []
-    for position, names in enumerate(ports):
-        named = [name for name in tensors if name in names]
-        if named:
-            binding.append(named[0])
-        elif len(recorded) == len(ports):
-            binding.append(recorded[position])
-        else:
-            raise DeviceError(f"compiled partition port {sorted(names)} matches none of {tensors}")
-    return binding
 
 
 class CompiledPartition:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ovaot.errors import DeviceError
-from ovaot.manifest import Manifest, Partition, PartitionKind, Plan, PlanName
+from ovaot.format.manifest import Manifest, Partition, PartitionKind, Plan, PlanName
 from ovaot.targets import SUCCESSORS, plugin_of
 
 log = logging.getLogger(__name__)

@@ -11,14 +11,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ovaot.engines import ov_c
 from ovaot.errors import UsageError
-from ovaot.loader import ov_c
+from ovaot.format.manifest import Dim, Manifest, Partition, PartitionKind, Plan
+from ovaot.format.package import PackageReader
 from ovaot.loader.feeds import check_feed
 from ovaot.loader.openvino_runner import CompiledFrom, CompiledPartition, MultiDevicePartition, open_compiled
 from ovaot.loader.placement import Choice, HostDevices, choose_plan, plugin_of
-from ovaot.manifest import Dim, Manifest, Partition, PartitionKind, Plan
 from ovaot.options import ProviderOptions
-from ovaot.package import PackageReader
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Session:
         with PackageReader(source) as reader:
             self.manifest: Manifest = reader.manifest
             if trusted_keys is not None:
-                from ovaot.signing import check_signature
+                from ovaot.format.signing import check_signature
 
                 check_signature(reader.manifest_bytes, reader.signature, trusted_keys, str(reader.path))
             every = [p for plan in self.manifest.plans for p in plan.partitions]

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import ModelProto, helper, numpy_helper
 
-from ovaot.graph import node_inputs
+from ovaot.compiler.graph import node_inputs
 from ovaot.passes.base import PassResult
 from ovaot.passes.weights import inferred_value_info
 
@@ -128,7 +128,7 @@ class FoldConstants:
             ),
             opset_imports=opsets,
         )
-        from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only when folding
+        from ovaot.engines.reference import reference_evaluator  # onnx.reference only when folding
 
         try:
             results = reference_evaluator(sub).run(None, {})

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 from onnx import AttributeProto, GraphProto, ModelProto, TensorShapeProto, TypeProto, helper, numpy_helper
 
-from ovaot.graph import subgraphs
+from ovaot.compiler.graph import subgraphs
 from ovaot.passes.base import PassResult
 
 _CONSTANT_VALUE_ATTRS = {"value", "value_float", "value_floats", "value_int", "value_ints"}

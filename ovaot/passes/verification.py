@@ -19,7 +19,7 @@ class PassVerifier:
     def __call__(self, step: int, p: Pass, before: ModelProto, after: ModelProto) -> None:
         if before.SerializeToString(deterministic=True) == after.SerializeToString(deterministic=True):
             return
-        from ovaot.loader.reference_fixes import reference_evaluator  # onnx.reference only with --verify-passes
+        from ovaot.engines.reference import reference_evaluator  # onnx.reference only with --verify-passes
 
         feed = sample_inputs(before, self.seed)
         expected = reference_evaluator(before).run(None, feed)

@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ovaot.engines import ov_c
 from ovaot.errors import OvaotError, first_line
-from ovaot.loader import ov_c
+from ovaot.format.package import PackageReader
 from ovaot.loader.placement import HostDevices, choose_plan
-from ovaot.package import PackageReader
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ovaot.manifest import Manifest, Partition, PartitionKind, PlanName
+from ovaot.format.manifest import Manifest, Partition, PartitionKind, PlanName
 
 
 def partition_report(partition: Partition, manifest: Manifest) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import blake3
 
 from ovaot.errors import PackageError
-from ovaot.manifest import MANIFEST_NAME, Manifest, Member
+from ovaot.format.manifest import MANIFEST_NAME, Manifest, Member
 
 SIGNATURE_NAME = "manifest.sig"  # the manifest's Ed25519 signature, when the package is signed
 
@@ -65,7 +65,7 @@ def write_package(
     manifest_bytes = manifest.to_json().encode()
     entries = {MANIFEST_NAME: manifest_bytes, **members}
     if signing_key is not None:
-        from ovaot.signing import sign_manifest
+        from ovaot.format.signing import sign_manifest
 
         entries[SIGNATURE_NAME] = sign_manifest(manifest_bytes, signing_key)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ovaot.manifest import Manifest, Member, Partition
-from ovaot.package import PackageReader
+from ovaot.format.manifest import Manifest, Member, Partition
+from ovaot.format.package import PackageReader
 
 _HEADER_FIELDS = ("target", "options", "source_digest", "source_name", "ovaot_version", "openvino_version")
 

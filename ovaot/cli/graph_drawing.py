@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from ovaot.errors import UsageError
-from ovaot.manifest import Manifest, Partition
+from ovaot.format.manifest import Manifest, Partition
 
 COLOURS = {
     "CPU": "#4e79a7",
