@@ -19,10 +19,11 @@ from ovaot.loader import Session
 from ovaot.version import __version__
 
 if TYPE_CHECKING:
-    from ovaot.compiler import CompileResult, compile
+    from ovaot.compiler import CompileOptions, CompileResult, compile
 
 __all__ = [
     "CompileError",
+    "CompileOptions",
     "CompileResult",
     "DeviceError",
     "InputError",
@@ -59,7 +60,7 @@ def load(model: Any, *, strict: bool = False, trusted_keys: list[Any] | None = N
 
 def __getattr__(name: str) -> Any:
     # The compiler side is imported on first use, so a deployment that only loads never pays for it.
-    if name in ("compile", "CompileResult"):
+    if name in ("compile", "CompileOptions", "CompileResult"):
         from ovaot import compiler
 
         return getattr(compiler, name)

@@ -183,7 +183,7 @@ def test_wheel_build_compiles_the_models_in_tool_ovaot(tmp_path: Path):
         models = [{source = "models/net.onnx", target = "CPU_FP32", output = "mypkg/net.ovpkg"}]
     """)
     )
-    script = "from ovaot import build_backend; print(build_backend.build_wheel('dist'))"
+    script = "from ovaot.integrations import build_backend; print(build_backend.build_wheel('dist'))"
     done = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     wheel = project / "dist" / done.stdout.strip().splitlines()[-1]

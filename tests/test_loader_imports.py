@@ -25,6 +25,7 @@ RUNTIME_MODULES = {
     "ovaot",
     "ovaot.custom_ops",
     "ovaot.engines",
+    "ovaot.engines.c_declarations",
     "ovaot.engines.ports",
     "ovaot.errors",
     "ovaot.format",

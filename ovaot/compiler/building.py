@@ -28,7 +28,7 @@ from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import failing_nodes, mismatch, shipped
 from ovaot.engines.ports import port_binding
 from ovaot.errors import CompileError
-from ovaot.format.manifest import NodePlacement, Partition, Plan
+from ovaot.format.manifest import NodePlacement, Partition, PartitionKind, Plan, PlanMode, SupportSource
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Refusal:
     nodes: dict[int, Support]
 
     @classmethod
-    def of(cls, node_ids: list[int] | set[int], reason: str, source: str) -> Refusal:
+    def of(cls, node_ids: list[int] | set[int], reason: str, source: SupportSource) -> Refusal:
         return cls({i: Support(False, reason, source) for i in node_ids})
 
 
@@ -158,23 +158,27 @@ def _partition(
     if group.label == FALLBACK:
         members[f"{prefix}/model.onnx"] = fallback_artifact(subgraph)
         artifacts = {"onnx": f"{prefix}/model.onnx"}
-        return _Pending(Partition(number, "fallback", [], consumes, produces, nodes, artifacts), node_ids, prefix)
+        return _Pending(
+            Partition(number, PartitionKind.FALLBACK, [], consumes, produces, nodes, artifacts), node_ids, prefix
+        )
     try:
         ov_model = _convert(context, subgraph, node_ids, consumes, produces)
     except CompileError as exc:
-        return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", "conversion")
+        return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", SupportSource.CONVERSION)
     passthrough = passthrough_outputs(ov_model, consumes)
     if passthrough:
         reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
         producers = {context.index.producer[n] for n in passthrough if n in context.index.producer}
-        return Refusal.of(producers or node_ids, reason, "conversion")
+        return Refusal.of(producers or node_ids, reason, SupportSource.CONVERSION)
     lost = lost_outputs(ov_model, produces)
     if lost:
-        return Refusal.of(node_ids, f"OpenVINO's conversion loses the output tensors {', '.join(lost)}", "conversion")
+        return Refusal.of(
+            node_ids, f"OpenVINO's conversion loses the output tensors {', '.join(lost)}", SupportSource.CONVERSION
+        )
     # tensor names are intact before export; an imported blob may have lost some
     input_ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
     xml, weights = save_ir(ov_model, compress_to_fp16=context.precision == "f16")
-    run_on = spec.devices if spec.mode == "multi" else [group.label]
+    run_on = spec.devices if spec.mode == PlanMode.MULTI else [group.label]
     present = [d for d in run_on if device_present(context.core, d) and d != "AUTO"]
     jobs = {device: ExportJob(xml, weights, device, builder.configs[device]) for device in present}
     artifacts = {}
@@ -183,7 +187,7 @@ def _partition(
         members.update({artifacts["ir_xml"]: xml, artifacts["ir_bin"]: weights})
     partition = Partition(
         number,
-        "openvino",
+        PartitionKind.OPENVINO,
         run_on,
         consumes,
         produces,
@@ -215,7 +219,9 @@ def _complete(generated: _Generated, results: list[Exported], builder: PlanBuild
     jobs = generated.jobs
     for (p, _, _), result in zip(jobs, results):
         if result.error:
-            return Refusal.of(p.node_ids, f"OpenVINO cannot build its partition: {result.error}", "conversion")
+            return Refusal.of(
+                p.node_ids, f"OpenVINO cannot build its partition: {result.error}", SupportSource.CONVERSION
+            )
     if len(results) != len(jobs):
         raise CompileError(f"the export returned {len(results)} blobs for {len(jobs)} jobs")
     partitions = []
@@ -256,7 +262,10 @@ def _validate(p: _Pending, exported: dict[str, bytes], builder: PlanBuilder) -> 
     if not failures:  # no node fails alone: the partition as a whole is refuted
         failures = {i: f"its partition differs from onnx.reference ({reason})" for i in p.node_ids}
     return Refusal(
-        {i: Support(False, f"validation on sample inputs: {why}", "validation") for i, why in failures.items()}
+        {
+            i: Support(False, f"validation on sample inputs: {why}", SupportSource.VALIDATION)
+            for i, why in failures.items()
+        }
     )
 
 

@@ -20,6 +20,7 @@ from openvino.frontend import FrontEndManager
 
 from ovaot.compiler.graph import GraphIndex
 from ovaot.errors import UsageError, first_line
+from ovaot.format.manifest import SupportSource
 from ovaot.targets import plugin_of
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class Support:
 
     ok: bool
     reason: str
-    source: str  # "live-query", "conversion", "table", "user" or "forced"
+    source: SupportSource
 
 
 def convert(model_bytes: bytes) -> tuple[ov.Model, bool]:
@@ -91,9 +92,13 @@ class CapabilityQuery:
             op = _op_name(node)
             ops = verdicts.get(node_id, [])
             if any(type_name == _FRAMEWORK_NODE for type_name, _ in ops):
-                result.append(Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", "conversion"))
+                result.append(
+                    Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", SupportSource.CONVERSION)
+                )
             elif all(ok for _, ok in ops):
-                result.append(Support(True, f"{self.device} plugin supports {op} (query_model)", "live-query"))
+                result.append(
+                    Support(True, f"{self.device} plugin supports {op} (query_model)", SupportSource.LIVE_QUERY)
+                )
             else:
                 result.append(self._single_node(node_id, index, model, op, partial))
         return result
@@ -101,23 +106,31 @@ class CapabilityQuery:
     def _single_node(self, node_id: int, index: GraphIndex, model: ModelProto, op: str, partial: bool) -> Support:
         """Ask again for one node alone: in a partly converted graph, query_model rejects what follows a gap."""
         if not partial:
-            return Support(False, f"{self.device} plugin does not support {op} here (query_model)", "live-query")
+            return Support(
+                False, f"{self.device} plugin does not support {op} here (query_model)", SupportSource.LIVE_QUERY
+            )
         unknown = [n for n in index.inputs_of[node_id] if n not in index.value_types]
         if unknown:
             return Support(
-                False, f"{op}: input types unknown ({', '.join(unknown)}), cannot ask OpenVINO", "conversion"
+                False,
+                f"{op}: input types unknown ({', '.join(unknown)}), cannot ask OpenVINO",
+                SupportSource.CONVERSION,
             )
         single, _, _ = index.extract(model, [node_id], "single_node")
         try:
             ov_model, was_partial = convert(single.SerializeToString())
         except RuntimeError as exc:
-            return Support(False, f"OpenVINO cannot convert {op}: {first_line(exc)}", "conversion")
+            return Support(False, f"OpenVINO cannot convert {op}: {first_line(exc)}", SupportSource.CONVERSION)
         if was_partial:
-            return Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", "conversion")
+            return Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", SupportSource.CONVERSION)
         wanted = {op.get_friendly_name() for op in ov_model.get_ordered_ops() if op.get_type_name() != "Result"}
         if wanted <= self._query(ov_model):
-            return Support(True, f"{self.device} plugin supports {op} (query_model, node alone)", "live-query")
-        return Support(False, f"{self.device} plugin does not support {op} (query_model, node alone)", "live-query")
+            return Support(
+                True, f"{self.device} plugin supports {op} (query_model, node alone)", SupportSource.LIVE_QUERY
+            )
+        return Support(
+            False, f"{self.device} plugin does not support {op} (query_model, node alone)", SupportSource.LIVE_QUERY
+        )
 
 
 # Element types that OpenVINO's Python API does not exchange as numpy arrays of the same dtype: sub-byte
@@ -143,7 +156,7 @@ def _untransferable_types(index: GraphIndex) -> list[Support | None]:
         types = [index.value_types[n].tensor_type.elem_type for n in names if n in index.value_types]
         bad = sorted({onnx.TensorProto.DataType.Name(t) for t in types if t in _UNTRANSFERABLE})
         reason = f"{_op_name(node)} uses {', '.join(bad)}, which OpenVINO's Python API cannot exchange as numpy"
-        result.append(Support(False, reason, "conversion") if bad else None)
+        result.append(Support(False, reason, SupportSource.CONVERSION) if bad else None)
     return result
 
 
@@ -180,12 +193,14 @@ class TableCapability:
     def _node(self, domain: str, op_type: str) -> Support:
         op = f"{domain + '.' if domain else ''}{op_type}"
         if self.column is None:
-            return Support(False, f"the spec's table has no column for {self.device}", "table")
+            return Support(False, f"the spec's table has no column for {self.device}", SupportSource.TABLE)
         listed = spec_table().get(op_type) if domain in ("", "ai.onnx") else None
         if listed is None:
-            return Support(False, f"{op} is not in the spec's table of supported layers", "table")
+            return Support(False, f"{op} is not in the spec's table of supported layers", SupportSource.TABLE)
         verdict = "Yes" if listed[self.column] else "No"
-        return Support(listed[self.column], f"spec table: {op} is {verdict} for {self.column} ({self.device})", "table")
+        return Support(
+            listed[self.column], f"spec table: {op} is {verdict} for {self.column} ({self.device})", SupportSource.TABLE
+        )
 
 
 def device_capability(core: ov.Core, device: str, config: dict[str, str]) -> CapabilityQuery | TableCapability:
@@ -244,9 +259,9 @@ def apply_overrides(
     result = []
     for node, support in zip(index.nodes, supports):
         if node.op_type in forced:
-            support = Support(False, f"{node.op_type} sent to the fallback by --force-fallback", "forced")
+            support = Support(False, f"{node.op_type} sent to the fallback by --force-fallback", SupportSource.FORCED)
         elif node.op_type in overrides:
             verdict = "supports" if overrides[node.op_type] else "does not support"
-            support = Support(overrides[node.op_type], f"user: {device} {verdict} {node.op_type}", "user")
+            support = Support(overrides[node.op_type], f"user: {device} {verdict} {node.op_type}", SupportSource.USER)
         result.append(support)
     return result

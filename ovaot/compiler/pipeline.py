@@ -26,7 +26,7 @@ from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
 from ovaot.errors import OvaotError
-from ovaot.format.manifest import SCHEMA_VERSION, Manifest
+from ovaot.format.manifest import SCHEMA_VERSION, Manifest, PlanMode, PlanName
 from ovaot.format.package import PackageReader, describe_members, write_package
 from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
@@ -109,11 +109,11 @@ def build_package(
     blobs are exported while the next plan is built."""
     core = ov.Core()
     model = loaded.model
-    specs = [PlanSpec("target", target.mode, list(target.devices))]
+    specs = [PlanSpec(PlanName.TARGET, target.mode, list(target.devices))]
     absent = [d for d in target.devices if not device_present(core, d)]
     if absent and options.host_variant:
         log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
-        specs.append(PlanSpec("host", "single", [HOST_DEVICE]))
+        specs.append(PlanSpec(PlanName.HOST, PlanMode.SINGLE, [HOST_DEVICE]))
     index = GraphIndex.build(model)
     devices = sorted({d for spec in specs for d in spec.devices})
     converted = convert_whole(model, devices, core)

@@ -15,16 +15,17 @@ from onnx import ModelProto
 from ovaot.compiler.capability import Support, apply_overrides, convert, device_capability, device_present
 from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.partition import NodeGroup, partition
+from ovaot.format.manifest import PartitionKind, PlanMode, PlanName
 
-FALLBACK = "fallback"
+FALLBACK = PartitionKind.FALLBACK.value  # the label of nodes no device takes
 
 
 @dataclass(frozen=True)
 class PlanSpec:
-    """A plan to make: its name ("target" or "host"), mode ("single", "hetero" or "multi") and devices."""
+    """A plan to make: which one, how its devices combine, and the devices."""
 
-    name: str
-    mode: str
+    name: PlanName
+    mode: PlanMode
     devices: list[str]
 
 
@@ -88,10 +89,10 @@ def _label_nodes(spec: PlanSpec, supports: Mapping[str, list[Support]], count: i
     """
     for i in range(count):
         verdicts = [(d, supports[d][i]) for d in spec.devices]
-        if spec.mode == "multi":
+        if spec.mode == PlanMode.MULTI:
             failing = [(d, s) for d, s in verdicts if not s.ok]
             if not failing:
-                yield "openvino", verdicts[0][1]
+                yield PartitionKind.OPENVINO.value, verdicts[0][1]  # MULTI: every device
                 continue
             verdicts = failing
         else:

@@ -1,7 +1,7 @@
 """A lean ctypes binding to OpenVINO's C API: import compiled blobs and run them without `import openvino`.
 
-Why: importing the `openvino` Python package costs ~200 ms (pybind module, opsets, frontends, ovc tools), while the
-C library that ships in the same wheel (openvino/libs/libopenvino_c.so.*) loads in a few ms. The wheel's libraries
+Why: importing the `openvino` Python package is slow (pybind module, opsets, frontends, ovc tools), while the
+C library that ships in the same wheel (openvino/libs/libopenvino_c.so.*) loads quickly. The wheel's libraries
 carry RPATH $ORIGIN and libopenvino finds its plugins (libopenvino_intel_cpu_plugin.so, ...) next to itself, so a
 plain dlopen is enough: no plugins.xml, environment variable or RTLD_GLOBAL is needed.
 
@@ -23,87 +23,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ovaot.engines import c_declarations as c
+
 __all__ = ["CompiledModel", "Core", "InferRequest", "Port", "version"]
-
-
-class _Version(ctypes.Structure):
-    _fields_ = [("buildNumber", ctypes.c_char_p), ("description", ctypes.c_char_p)]
-
-
-class _Devices(ctypes.Structure):
-    _fields_ = [("devices", ctypes.POINTER(ctypes.c_char_p)), ("size", ctypes.c_size_t)]
-
-
-class _Shape(ctypes.Structure):
-    _fields_ = [("rank", ctypes.c_int64), ("dims", ctypes.POINTER(ctypes.c_int64))]
-
-
-class _Dimension(ctypes.Structure):
-    _fields_ = [("min", ctypes.c_int64), ("max", ctypes.c_int64)]
-
-
-class _PartialShape(ctypes.Structure):
-    _fields_ = [("rank", _Dimension), ("dims", ctypes.POINTER(_Dimension))]
-
-
-_H = ctypes.c_void_p  # an opaque handle: ov_core_t*, ov_tensor_t*, ...
-_OUT = ctypes.POINTER(ctypes.c_void_p)  # where a function stores the handle (or char*) it creates
-_SIZE, _STR, _ENUM, _P = ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER
-
-# Argument types, from openvino/c/*.h (the wheel ships them in openvino/include). These return ov_status_e.
-_SIGNATURES: dict[str, list[Any]] = {
-    "ov_get_openvino_version": [_P(_Version)],
-    "ov_core_create": [_OUT],
-    "ov_core_get_available_devices": [_H, _P(_Devices)],
-    "ov_core_set_property": [_H, _STR],  # variadic: one (char* key, char* value) pair follows
-    "ov_core_import_model": [_H, _H, _SIZE, _STR, _OUT],
-    "ov_core_read_model_from_memory_buffer": [_H, _STR, _SIZE, _H, _OUT],
-    "ov_core_compile_model": [_H, _H, _STR, _SIZE, _OUT],  # variadic: property_args_size char* follow
-    "ov_compiled_model_inputs_size": [_H, _P(_SIZE)],
-    "ov_compiled_model_outputs_size": [_H, _P(_SIZE)],
-    "ov_compiled_model_input_by_index": [_H, _SIZE, _OUT],
-    "ov_compiled_model_output_by_index": [_H, _SIZE, _OUT],
-    "ov_compiled_model_create_infer_request": [_H, _OUT],
-    "ov_compiled_model_get_property": [_H, _STR, _OUT],
-    "ov_compiled_model_export_model": [_H, _STR],
-    "ov_port_get_any_name": [_H, _OUT],
-    "ov_port_get_element_type": [_H, _P(_ENUM)],
-    "ov_port_get_partial_shape": [_H, _P(_PartialShape)],
-    "ov_tensor_create": [_ENUM, _Shape, _OUT],
-    "ov_tensor_create_from_host_ptr": [_ENUM, _Shape, _H, _OUT],
-    "ov_tensor_get_shape": [_H, _P(_Shape)],
-    "ov_tensor_get_element_type": [_H, _P(_ENUM)],
-    "ov_tensor_get_byte_size": [_H, _P(_SIZE)],
-    "ov_tensor_data": [_H, _OUT],
-    "ov_shape_free": [_P(_Shape)],
-    "ov_infer_request_set_input_tensor_by_index": [_H, _SIZE, _H],
-    "ov_infer_request_get_output_tensor_by_index": [_H, _SIZE, _OUT],
-    "ov_infer_request_get_input_tensor_by_index": [_H, _SIZE, _OUT],
-    "ov_infer_request_infer": [_H],
-    "ov_infer_request_start_async": [_H],
-    "ov_infer_request_wait": [_H],
-}
-_VOID_FUNCTIONS: dict[str, list[Any]] = {
-    "ov_version_free": [_P(_Version)],
-    "ov_available_devices_free": [_P(_Devices)],
-    "ov_partial_shape_free": [_P(_PartialShape)],
-    **{f"ov_{kind}_free": [_H] for kind in ("core", "model", "compiled_model", "infer_request", "tensor")},
-    **{name: [_H] for name in ("ov_output_const_port_free", "ov_free")},
-}
-
-# ov_element_type_e of the 2026 headers (DYNAMIC=0, BOOLEAN, BF16, F16, F32, F64, I4, I8, I16, I32, I64, U1, U2,
-# U3, U4, U6, U8, U16, U32, U64, ...); each entry was checked by round-tripping data through compiled models.
-_DTYPES: dict[int, np.dtype] = {
-    code: np.dtype(name)
-    for code, name in {
-        1: "bool", 3: "float16", 4: "float32", 5: "float64", 7: "int8", 8: "int16", 9: "int32", 10: "int64",
-        16: "uint8", 17: "uint16", 18: "uint32", 19: "uint64",
-    }.items()
-}  # fmt: skip
-_CODES: dict[np.dtype, int] = {dtype: code for code, dtype in _DTYPES.items()}
-# Only these statuses come from a caught C++ exception and so have a fresh ov_get_last_err_msg(); the others
-# (e.g. INVALID_C_PARAM) return early, and the last message would belong to an older failure.
-_FROM_EXCEPTION = {-1, -2, -8, -13, -17}
 
 
 @functools.cache
@@ -120,9 +42,9 @@ def _lib() -> ctypes.CDLL:
         lib = ctypes.CDLL(str(found[0]))
     except OSError as exc:
         raise ImportError(f"cannot load {found[0]}: {exc}") from exc
-    for name, argtypes in (_SIGNATURES | _VOID_FUNCTIONS).items():
+    for name, argtypes in (c.SIGNATURES | c.VOID_FUNCTIONS).items():
         function = getattr(lib, name)
-        function.argtypes, function.restype = argtypes, (None if name in _VOID_FUNCTIONS else ctypes.c_int)
+        function.argtypes, function.restype = argtypes, (None if name in c.VOID_FUNCTIONS else ctypes.c_int)
     lib.ov_get_last_err_msg.argtypes, lib.ov_get_last_err_msg.restype = [], ctypes.c_void_p  # a copy we free
     lib.ov_get_error_info.argtypes, lib.ov_get_error_info.restype = [ctypes.c_int], ctypes.c_char_p  # static
     _verify_element_types(lib)
@@ -130,15 +52,15 @@ def _lib() -> ctypes.CDLL:
 
 
 def _verify_element_types(lib: ctypes.CDLL) -> None:
-    """Refuse a library whose ov_element_type_e numbering differs from _DTYPES.
+    """Refuse a library whose ov_element_type_e numbering differs from c.DTYPES.
 
     Why: releases have renumbered the enum (UNDEFINED dropped, U2/U3/U6 inserted), and a stale table would silently
     reinterpret tensor data. Each code must make a one-element tensor of the numpy item size.
     """
     one = (ctypes.c_int64 * 1)(1)
-    for code, dtype in _DTYPES.items():
+    for code, dtype in c.DTYPES.items():
         tensor, size = ctypes.c_void_p(), ctypes.c_size_t()
-        if lib.ov_tensor_create(code, _Shape(1, one), ctypes.byref(tensor)) == 0:
+        if lib.ov_tensor_create(code, c.Shape(1, one), ctypes.byref(tensor)) == 0:
             lib.ov_tensor_get_byte_size(tensor, ctypes.byref(size))
             lib.ov_tensor_free(tensor)
         if size.value != dtype.itemsize:
@@ -151,7 +73,7 @@ def _check(name: str, *args: Any) -> None:
     status = getattr(lib, name)(*args)
     if status != 0:
         detail = lib.ov_get_error_info(status).decode()
-        if status in _FROM_EXCEPTION:
+        if status in c.FROM_EXCEPTION:
             detail = _take_string(lib.ov_get_last_err_msg()) or detail
         raise RuntimeError(f"{name} failed (ov_status_e {status}): {detail}")
 
@@ -173,9 +95,9 @@ def _take_string(pointer: int | None) -> str:
         _lib().ov_free(pointer)
 
 
-def _host_shape(dims: Sequence[int]) -> _Shape:
+def _host_shape(dims: Sequence[int]) -> c.Shape:
     """An ov_shape_t over our own array (kept alive by the struct's _objects); the C side copies the dims."""
-    return _Shape(len(dims), (ctypes.c_int64 * len(dims))(*dims))
+    return c.Shape(len(dims), (ctypes.c_int64 * len(dims))(*dims))
 
 
 def _bytes_of(data: Any) -> np.ndarray:
@@ -187,14 +109,14 @@ def _bytes_of(data: Any) -> np.ndarray:
 
 
 def _dtype(code: int) -> np.dtype:
-    if code not in _DTYPES:
+    if code not in c.DTYPES:
         raise RuntimeError(f"OpenVINO element type {code} (ov_element_type_e) has no numpy equivalent here")
-    return _DTYPES[code]
+    return c.DTYPES[code]
 
 
 def version() -> str:
     """OpenVINO's build number, e.g. '2026.4.1-22982-...' (what ov.get_version() returns)."""
-    value = _Version()
+    value = c.Version()
     _check("ov_get_openvino_version", ctypes.byref(value))
     try:
         return (value.buildNumber or b"").decode()
@@ -220,7 +142,7 @@ def _port(handle: int, index: int) -> Port:
     """Describe a port, then free its handle."""
     lib = _lib()
     try:
-        name, code, partial = ctypes.c_void_p(), _ENUM(), _PartialShape()
+        name, code, partial = ctypes.c_void_p(), c.ENUM(), c.PartialShape()
         try:
             _check("ov_port_get_any_name", handle, ctypes.byref(name))
             names = frozenset({_take_string(name.value)})
@@ -269,7 +191,7 @@ class Core(_Owned):
         super().__init__(_out("ov_core_create"))
 
     def available_devices(self) -> list[str]:
-        devices = _Devices()
+        devices = c.Devices()
         _check("ov_core_get_available_devices", self._handle, ctypes.byref(devices))
         try:
             return [devices.devices[i].decode() for i in range(devices.size)]
@@ -287,7 +209,9 @@ class Core(_Owned):
         (ov::Core merges it into the import config the same way); it stays set for later imports and compiles.
         """
         for key, value in (config or {}).items():  # variadic; the C side va_arg-reads exactly one pair per call
-            _check("ov_core_set_property", self._handle, device.encode(), _STR(key.encode()), _STR(str(value).encode()))
+            _check(
+                "ov_core_set_property", self._handle, device.encode(), c.STR(key.encode()), c.STR(str(value).encode())
+            )
         blob = _bytes_of(data)
         handle = _out("ov_core_import_model", self._handle, blob.ctypes.data, blob.size, device.encode())
         return CompiledModel(handle, keep=blob)
@@ -303,7 +227,7 @@ class Core(_Owned):
         tensor = 0  # an empty .bin (a model without constants) is passed as no weights tensor
         if array.size:
             shape = _host_shape([array.size])
-            tensor = _out("ov_tensor_create_from_host_ptr", _CODES[array.dtype], shape, array.ctypes.data)
+            tensor = _out("ov_tensor_create_from_host_ptr", c.CODES[array.dtype], shape, array.ctypes.data)
         try:
             model = _out("ov_core_read_model_from_memory_buffer", self._handle, xml, len(xml), tensor or None)
         finally:
@@ -312,7 +236,7 @@ class Core(_Owned):
         # Variadic key, value, key, value... char*. On x86-64 (and Linux aarch64) variadic pointer arguments travel
         # exactly like fixed ones and libffi always sets %al (the vector-register count), so passing them as extra
         # c_char_p arguments is ABI-correct.
-        pairs = [_STR(str(text).encode()) for item in (config or {}).items() for text in item]
+        pairs = [c.STR(str(text).encode()) for item in (config or {}).items() for text in item]
         compiled, name = ctypes.c_void_p(), device.encode()
         try:
             _check("ov_core_compile_model", self._handle, model, name, len(pairs), ctypes.byref(compiled), *pairs)
@@ -388,14 +312,14 @@ class InferRequest(_Owned):
         # np.ascontiguousarray would turn a 0-d array into shape (1,)
         arrays = [np.require(value, requirements="C") for value in inputs]
         for index, array in enumerate(arrays):
-            if array.dtype not in _CODES:
+            if array.dtype not in c.CODES:
                 raise TypeError(f"input {index}: dtype {array.dtype} has no OpenVINO element type here")
         # OpenVINO reads the arrays in place (no copy), also after start_async returns. Until every input is set,
         # the request may point at old and new arrays (or, if a set fails, keep doing so): hold both.
         self._inputs = [*self._inputs, *arrays]
         for index, array in enumerate(arrays):
             shape = _host_shape(array.shape)
-            tensor = _out("ov_tensor_create_from_host_ptr", _CODES[array.dtype], shape, array.ctypes.data)
+            tensor = _out("ov_tensor_create_from_host_ptr", c.CODES[array.dtype], shape, array.ctypes.data)
             try:
                 _check("ov_infer_request_set_input_tensor_by_index", self._handle, index, tensor)
             finally:
@@ -406,7 +330,7 @@ class InferRequest(_Owned):
         lib = _lib()
         tensor = _out("ov_infer_request_get_output_tensor_by_index", self._handle, index)
         try:
-            code, size, data = _ENUM(), ctypes.c_size_t(), ctypes.c_void_p()
+            code, size, data = c.ENUM(), ctypes.c_size_t(), ctypes.c_void_p()
             _check("ov_tensor_get_element_type", tensor, ctypes.byref(code))
             _check("ov_tensor_get_byte_size", tensor, ctypes.byref(size))
             dims = self._output_dims(index, tensor, size.value, _dtype(code.value))
@@ -426,7 +350,7 @@ class InferRequest(_Owned):
         port_shape = self._model.outputs[index].shape
         if port_shape == ():
             return []
-        shape = _Shape()
+        shape = c.Shape()
         status = _lib().ov_tensor_get_shape(tensor, ctypes.byref(shape))
         if status == 0:
             try:

@@ -127,8 +127,9 @@ class NodePlacement:
 class Partition:
     """A piece of the graph run by one engine; partitions run in list order.
 
-    An OpenVINO partition always has its IR (compiled at load time where no blob fits) and a
-    precompiled blob for each device in `blobs`; `devices` lists where it may run (several for MULTI).
+    An OpenVINO partition has a precompiled blob for each device in `blobs`, and its IR (compiled at load time
+    where no blob fits) unless every device it runs on has a blob and the package was built with --no-ir;
+    `devices` lists where it may run (several for MULTI).
     """
 
     index: int

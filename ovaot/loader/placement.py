@@ -24,7 +24,7 @@ class Choice:
 class HostDevices:
     """The devices of this host, listed only when a plan needs more than the CPU.
 
-    Listing loads every plugin OpenVINO has (≈13 ms here); the CPU plugin is part of every OpenVINO.
+    Listing loads every plugin OpenVINO has; the CPU plugin is part of every OpenVINO.
     """
 
     def __init__(self, available: list[str] | Callable[[], list[str]], device_id: str | None = None) -> None:

@@ -124,7 +124,7 @@ class Session:
         overrides: dict[str, str],
     ) -> list[Runner]:
         """A runner per partition of the plan. Fallback partitions are built on a second thread while OpenVINO
-        imports the others: importing onnx and onnx.reference (≈0.2 s) then overlaps import_model, whose
+        imports the others: importing onnx and onnx.reference then overlaps import_model, whose
         ctypes calls release the GIL."""
         partitions = self.plan.partitions
         fallback = PartitionKind.FALLBACK
