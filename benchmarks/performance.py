@@ -43,7 +43,7 @@ from tests.helpers import LIGHT_DIR, with_random_weights
 
 ROOT = Path(__file__).parent.parent
 EP_VENV = ROOT / "benchmarks" / ".venv-ovep"
-OV_C = ROOT / "ovaot" / "loader" / "ov_c.py"
+OV_C = ROOT / "ovaot" / "engines" / "ov_c.py"  # with c_declarations.py beside it
 EP = "onnxruntime + OpenVINO EP"
 FLOOR = "C API floor"
 FALLBACK = "ovaot load, one op in the fallback"
@@ -64,10 +64,17 @@ c = ov.Core()
 m = c.import_model(open(BLOB, "rb").read(), "CPU")
 m(FEED)""",
     FLOOR: """
-import importlib.util, mmap, sys
-spec = importlib.util.spec_from_file_location("ov_c", OV_C)
-ov_c = sys.modules["ov_c"] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ov_c)
+import importlib.util, mmap, os, sys, types
+def by_path(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+engines = sys.modules["ovaot.engines"] = types.ModuleType("ovaot.engines")  # no ovaot/__init__.py: only these two
+sys.modules["ovaot"] = types.ModuleType("ovaot")
+declarations = os.path.join(os.path.dirname(OV_C), "c_declarations.py")
+engines.c_declarations = by_path("ovaot.engines.c_declarations", declarations)
+ov_c = by_path("ov_c", OV_C)
 with open(BLOB, "rb") as f:
     blob = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 m = ov_c.Core().import_model(memoryview(blob), "CPU")
