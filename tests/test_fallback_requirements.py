@@ -19,7 +19,7 @@ from onnx import TensorProto, helper
 from onnx.backend.test.case.node import TestCase
 
 import ovaot
-from ovaot.loader.fallback_requirements import REQUIREMENTS, unmet_requirements
+from ovaot.engines.reference_requirements import REQUIREMENTS, unmet_requirements
 
 from conformance_cases import node_cases
 from helpers import compile_and_load

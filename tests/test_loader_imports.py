@@ -43,7 +43,7 @@ RUNTIME_MODULES = {
     "ovaot.version",
 }
 FALLBACK_MODULES = {
-    "ovaot.loader.fallback_requirements",
+    "ovaot.engines.reference_requirements",
     "ovaot.loader.fallback_runner",
     "ovaot.engines.reference",
 }

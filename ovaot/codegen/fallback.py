@@ -7,8 +7,8 @@ import logging
 from onnx import ModelProto
 
 from ovaot.custom_ops import build_failure, registered_ops, unregistered
+from ovaot.engines.reference_requirements import unmet_requirements
 from ovaot.errors import CompileError
-from ovaot.loader.fallback_requirements import unmet_requirements
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ovaot.custom_ops import build_failure, registered_ops, unregistered
+from ovaot.engines.reference_requirements import require
 from ovaot.errors import PackageError
 from ovaot.format.manifest import Partition
 from ovaot.format.package import PackageReader
-from ovaot.loader.fallback_requirements import require
 
 
 class FallbackRunner:
