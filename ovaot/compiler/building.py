@@ -81,7 +81,12 @@ class _Generated:
 
 class PlanBuilder:
     """Builds one plan to its fixpoint: start() drafts and generates it and hands its jobs to an exporter;
-    finish() collects and validates the blobs, and starts again as long as the build refuses nodes."""
+    finish() collects and validates the blobs, and starts again as long as the build refuses nodes.
+
+    start() may be called again with other supports (the compiler starts the likely plan before the capability
+    query answers): a partition already generated is not generated again, and jobs already submitted are not
+    exported again, so the package's bytes are the same whichever way it went.
+    """
 
     def __init__(
         self,
@@ -96,18 +101,25 @@ class PlanBuilder:
         self._refused: dict[int, Support] = {}
         self._generated: _Generated | None = None
         self._exporter: Exporter | None = None
+        self._submitted: list[ExportJob] = []
+        self.parts: dict[tuple[int, str, tuple[int, ...]], tuple[_Pending, dict[str, bytes]]] = {}
 
-    def start(self) -> None:
+    def start(self, supports: Mapping[str, list[Support]] | None = None) -> None:
+        if supports is not None:
+            self.supports = supports
         while True:
             outcome = _generate(draft(self.spec, self.context.index, self.supports, self._refused), self)
             if isinstance(outcome, _Generated):
                 break
             self._refuse(outcome)
         self._generated = outcome
+        jobs = [job for _, _, job in outcome.jobs]
+        if self._exporter is not None and jobs == self._submitted:
+            return  # already exporting exactly these
         if self._exporter is not None:
             self._exporter.close()
-        self._exporter = self._new_exporter()
-        self._exporter.submit([job for _, _, job in outcome.jobs])
+        self._exporter, self._submitted = self._new_exporter(), jobs
+        self._exporter.submit(jobs)
 
     def finish(self) -> tuple[Plan, dict[str, bytes]]:
         assert self._generated is not None and self._exporter is not None, "start() first"
@@ -137,10 +149,17 @@ def _generate(plan: Draft, builder: PlanBuilder) -> _Generated | Refusal:
             builder.context.progress(
                 f"{plan.spec.name}: partition {number + 1}/{len(plan.groups)} ({group.label}, {count} nodes)"
             )
-        outcome = _partition(plan, number, group, builder, members)
-        if isinstance(outcome, Refusal):
-            return outcome
-        pending.append(outcome)
+        key = (number, group.label, group.node_ids)
+        if key not in builder.parts:
+            generated: dict[str, bytes] = {}
+            outcome = _partition(plan, number, group, builder, generated)
+            if isinstance(outcome, Refusal):
+                return outcome
+            builder.parts[key] = (outcome, generated)
+        part, generated = builder.parts[key]
+        nodes = [_placement(builder.context.index, i, plan.decided[i][1]) for i in part.node_ids]  # this draft's why
+        pending.append(replace(part, partition=replace(part.partition, nodes=nodes)))
+        members.update(generated)
     return _Generated(pending, members)
 
 

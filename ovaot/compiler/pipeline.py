@@ -18,7 +18,7 @@ from ovaot.codegen.export_worker import Exporter, ExportWorker, exporter
 from ovaot.codegen.openvino import device_config
 from ovaot.compiler import frontend, samples
 from ovaot.compiler.building import BuildContext, PlanBuilder
-from ovaot.compiler.capability import device_present
+from ovaot.compiler.capability import Support, device_present
 from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
@@ -26,7 +26,7 @@ from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
 from ovaot.errors import OvaotError
-from ovaot.format.manifest import SCHEMA_VERSION, Manifest, PlanMode, PlanName
+from ovaot.format.manifest import SCHEMA_VERSION, Manifest, PlanMode, PlanName, SupportSource
 from ovaot.format.package import PackageReader, describe_members, write_package
 from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
@@ -121,14 +121,16 @@ def build_package(
         d: device_config(core if device_present(core, d) else None, d, target.precision, options.provider)
         for d in devices
     }
-    overrides = (options.capabilities, options.force_fallback)
-    supports = {spec.name: query_support(model, index, spec, core, configs, overrides, converted) for spec in specs}
     reference = _reference(model, options) if options.validate else None
     context = BuildContext(model, index, options, target.precision, core, converted, reference, temps, progress)
-    builders = [PlanBuilder(spec, context, configs, supports[spec.name], exporters.next) for spec in specs]
+    builders = [PlanBuilder(spec, context, configs, {}, exporters.next) for spec in specs]
     try:
+        likely = _likely_support(specs[0], index, core, converted, options, temps)
+        if likely is not None:  # the first plan's jobs start exporting while the capability query runs
+            builders[0].start(likely)
+        overrides = (options.capabilities, options.force_fallback)
         for builder in builders:
-            builder.start()
+            builder.start(query_support(model, index, builder.spec, core, configs, overrides, converted))
         built = [builder.finish() for builder in builders]
     finally:
         for builder in builders:
@@ -148,6 +150,34 @@ def build_package(
         members=describe_members(members),
     )
     return manifest, members
+
+
+def _likely_support(
+    spec: PlanSpec,
+    index: GraphIndex,
+    core: ov.Core,
+    converted: tuple[ov.Model, bool] | None,
+    options: CompileOptions,
+    temps: SaveTemps | None,
+) -> dict[str, list[Support]] | None:
+    """Every node on the plan's first device, when that is the likely answer of the capability query: the device
+    is here, OpenVINO converted the whole model, and no option sends an op elsewhere; else None."""
+    device = spec.devices[0]
+    refused = set(options.force_fallback) | {
+        op for ops in options.capabilities.values() for op, ok in ops.items() if not ok
+    }
+    if (
+        spec.mode == PlanMode.MULTI
+        or temps is not None  # the guess would leave its partitions among the saved temps
+        or converted is None
+        or converted[1]
+        or device == "AUTO"
+        or not device_present(core, device)
+        or refused & {node.op_type for node in index.nodes}
+    ):
+        return None
+    guess = Support(True, f"{device}: likely, before the capability query", SupportSource.LIVE_QUERY)
+    return {d: [guess] * len(index.nodes) for d in spec.devices}
 
 
 class _Exporters:
