@@ -104,3 +104,22 @@ def with_random_weights(model: onnx.ModelProto, seed: int) -> onnx.ModelProto:
     del graph.node[:]
     graph.node.extend(keep)
     return expose_logits(model)
+
+
+def bare_manifest(plans: list, members: dict | None = None):
+    """A Manifest holding `plans` and no model: for what reads only the plans and the members."""
+    from ovaot.format.manifest import SCHEMA_VERSION, Manifest
+
+    return Manifest(
+        schema_version=SCHEMA_VERSION,
+        ovaot_version="0",
+        openvino_version="0",
+        source_digest="blake3:00",
+        source_name="m.onnx",
+        target="CPU_FP32",
+        options={},
+        inputs=[],
+        outputs=[],
+        plans=list(plans),
+        members=members or {},
+    )

@@ -18,8 +18,10 @@ import blake3
 import pytest
 
 from ovaot.errors import PackageError
-from ovaot.format.manifest import SCHEMA_VERSION, Manifest, Partition, Plan
+from ovaot.format.manifest import Manifest, Partition, Plan
 from ovaot.format.package import PackageReader, describe_members, write_package
+
+from helpers import bare_manifest
 
 ALIGNMENT = 64  # the README: binary members are stored uncompressed and 64-byte aligned
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")  # a zip local file header (APPNOTE 4.3.7), before name and extra
@@ -55,19 +57,8 @@ def _manifest(members: dict[str, bytes]) -> Manifest:
         artifacts={},
         blobs={"CPU": "host/000-CPU/CPU.blob"},
     )
-    return Manifest(
-        schema_version=SCHEMA_VERSION,
-        ovaot_version="0",
-        openvino_version="0",
-        source_digest="blake3:00",
-        source_name="m.onnx",
-        target="CPU_FP32",
-        options={},
-        inputs=[],
-        outputs=[],
-        plans=[Plan("target", "single", ["CPU"], [partition]), Plan("host", "single", ["CPU"], [host])],
-        members=describe_members(members),
-    )
+    plans = [Plan("target", "single", ["CPU"], [partition]), Plan("host", "single", ["CPU"], [host])]
+    return bare_manifest(plans, describe_members(members))
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ import logging
 import pytest
 
 from ovaot.errors import DeviceError
-from ovaot.format.manifest import SCHEMA_VERSION, Manifest, Partition, Plan
+from ovaot.format.manifest import Manifest, Partition, Plan
 from ovaot.loader.placement import HostDevices, choose_plan
+
+from helpers import bare_manifest
 
 
 def _partition(index: int, devices: list[str], kind: str = "openvino") -> Partition:
@@ -24,19 +26,7 @@ def _plan(name: str, mode: str, *partitions: Partition) -> Plan:
 
 
 def _manifest(*plans: Plan) -> Manifest:
-    return Manifest(
-        schema_version=SCHEMA_VERSION,
-        ovaot_version="0",
-        openvino_version="0",
-        source_digest="blake3:00",
-        source_name="m.onnx",
-        target="?",
-        options={},
-        inputs=[],
-        outputs=[],
-        plans=list(plans),
-        members={},
-    )
+    return bare_manifest(list(plans))
 
 
 def _myriad_with_host_variant() -> Manifest:
