@@ -169,7 +169,12 @@ def _partition(
     context, spec = builder.context, plan.spec
     prefix = f"{spec.name}/{number:03d}-{group.label}"
     node_ids = list(group.node_ids)
-    subgraph, consumes, produces = context.index.extract(context.model, node_ids, f"{spec.name}_partition_{number}")
+    name = f"{spec.name}_partition_{number}"
+    consumes, produces = context.index.boundary(node_ids)
+    whole = _whole_model(context, node_ids, consumes, produces) if group.label != FALLBACK else None
+    # the standalone subgraph copies the weights it reads: made only where something reads it
+    needed = whole is None or context.temps is not None
+    subgraph = context.index.extract(context.model, node_ids, name)[0] if needed else None
     nodes = [_placement(context.index, i, plan.decided[i][1]) for i in node_ids]
     if context.temps is not None:
         context.temps.partition(spec.name, number, group.label, subgraph)
@@ -181,7 +186,7 @@ def _partition(
             Partition(number, PartitionKind.FALLBACK, [], consumes, produces, nodes, artifacts), node_ids, prefix
         )
     try:
-        ov_model = _convert(context, subgraph, node_ids, consumes, produces)
+        ov_model = with_stable_names(whole, name) if whole is not None else convert_partition(context.core, subgraph)
     except CompileError as exc:
         return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", SupportSource.CONVERSION)
     passthrough = passthrough_outputs(ov_model, consumes)
@@ -219,18 +224,17 @@ def _partition(
     return _Pending(partition, node_ids, prefix, jobs)
 
 
-def _convert(
-    context: BuildContext, subgraph: ModelProto, node_ids: list[int], consumes: list[str], produces: list[str]
-) -> ov.Model:
-    """The partition as an OpenVINO model: the capability query's conversion when the partition is the whole
-    model (numbered as convert_partition would number it, so the IR is the same bytes), else converted now."""
+def _whole_model(
+    context: BuildContext, node_ids: list[int], consumes: list[str], produces: list[str]
+) -> ov.Model | None:
+    """The capability query's conversion, when the partition is the whole model (numbered by with_stable_names
+    as convert_partition would number it, the IR is the same bytes); else None."""
     whole = context.converted[0] if context.converted is not None and not context.converted[1] else None
-    if whole is not None and len(node_ids) == len(context.index.nodes):
-        parameters = [p.output(0).get_names() for p in whole.get_parameters()]
-        same_inputs = len(parameters) == len(consumes) and all(names & set(consumes) for names in parameters)
-        if same_inputs and len(whole.outputs) == len(produces):
-            return with_stable_names(whole, subgraph.graph.name)
-    return convert_partition(context.core, subgraph)
+    if whole is None or len(node_ids) != len(context.index.nodes):
+        return None
+    parameters = [p.output(0).get_names() for p in whole.get_parameters()]
+    same_inputs = len(parameters) == len(consumes) and all(names & set(consumes) for names in parameters)
+    return whole if same_inputs and len(whole.outputs) == len(produces) else None
 
 
 def _complete(generated: _Generated, results: list[Exported], builder: PlanBuilder) -> list[Partition] | Refusal:
