@@ -129,6 +129,7 @@ class PlanBuilder:
                 spec = self.spec
                 return Plan(spec.name, spec.mode, spec.devices, outcome), self._generated.members
             self._refuse(outcome)
+            self._submitted = []  # collected: what the next start() submits goes to a fresh exporter
             self.start()
 
     def close(self) -> None:
