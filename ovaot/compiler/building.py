@@ -101,7 +101,7 @@ class PlanBuilder:
         self._refused: dict[int, Support] = {}
         self._generated: _Generated | None = None
         self._exporter: Exporter | None = None
-        self._submitted: list[ExportJob] = []
+        self._submitted: list[ExportJob] | None = None  # what the exporter in flight was given
         self.parts: dict[tuple[int, str, tuple[int, ...]], tuple[_Pending, dict[str, bytes]]] = {}
 
     def start(self, supports: Mapping[str, list[Support]] | None = None) -> None:
@@ -114,7 +114,7 @@ class PlanBuilder:
             self._refuse(outcome)
         self._generated = outcome
         jobs = [job for _, _, job in outcome.jobs]
-        if self._exporter is not None and jobs == self._submitted:
+        if self._exporter is not None and self._submitted == jobs:
             return  # already exporting exactly these
         if self._exporter is not None:
             self._exporter.close()
@@ -129,7 +129,7 @@ class PlanBuilder:
                 spec = self.spec
                 return Plan(spec.name, spec.mode, spec.devices, outcome), self._generated.members
             self._refuse(outcome)
-            self._submitted = []  # collected: what the next start() submits goes to a fresh exporter
+            self._submitted = None  # collected: the next start() hands its jobs to a fresh exporter
             self.start()
 
     def close(self) -> None:
