@@ -74,6 +74,11 @@ def run() -> None:
     main(prog_name="ovaot")
 
 
+def inputs_option(help: str) -> Any:
+    """-i/--input NAME=FILE.npy or FILE.npz (repeatable), as parse_inputs reads them."""
+    return click.option("-i", "--input", "inputs", multiple=True, metavar="NAME=FILE.npy", help=help)
+
+
 def parse_inputs(values: tuple[str, ...]) -> dict[str, Any]:
     import numpy as np
 

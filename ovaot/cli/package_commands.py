@@ -9,19 +9,12 @@ from typing import Any
 
 import click
 
-from ovaot.cli.main import EXIT_FAILED, EXIT_VERIFICATION_FAILED, main, parse_inputs
+from ovaot.cli.main import EXIT_FAILED, EXIT_VERIFICATION_FAILED, inputs_option, main, parse_inputs
 
 
 @main.command("run")
 @click.argument("package", type=click.Path(path_type=Path))
-@click.option(
-    "-i",
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="NAME=FILE.npy",
-    help="An input as a .npy file, or a .npz holding several (repeatable).",
-)
+@inputs_option("An input as a .npy file, or a .npz holding several (repeatable).")
 @click.option(
     "--output",
     "output_dir",
@@ -111,14 +104,7 @@ def verify_command(ctx: click.Context, package: Path, as_json: bool) -> None:
 
 @main.command("bench")
 @click.argument("package", type=click.Path(path_type=Path))
-@click.option(
-    "-i",
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="NAME=FILE.npy",
-    help="Inputs (default: seeded random values of the declared shapes, symbolic dimensions 1).",
-)
+@inputs_option("Inputs (default: seeded random values of the declared shapes, symbolic dimensions 1).")
 @click.option("-n", "--runs", type=click.IntRange(1), default=100, show_default=True)
 @click.option(
     "--in-flight",
