@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from pathlib import Path
 
@@ -71,6 +72,12 @@ def _rewrite_member(package: Path, name: str, data: bytes, fix_manifest: bool) -
         archive.writestr("manifest.json", manifest.to_json())
         for member, value in members.items():
             archive.writestr(member, value)
+
+
+def test_where_each_partition_runs_is_logged_at_info(tiny_cnn: onnx.ModelProto, tmp_path: Path, caplog):
+    with caplog.at_level(logging.INFO, logger="ovaot"):
+        compile_and_load(tiny_cnn, tmp_path)
+    assert any(r.name == "ovaot.loader.session" and r.message.startswith("partition 0: ") for r in caplog.records)
 
 
 def test_a_blob_that_will_not_import_falls_back_to_the_bundled_ir(tiny_cnn, tmp_path: Path, caplog):

@@ -32,6 +32,7 @@ RUNTIME_MODULES = {
     "ovaot.loader",
     "ovaot.loader.feeds",
     "ovaot.loader.load",
+    "ovaot.loader.log",
     "ovaot.loader.openvino_runner",
     "ovaot.engines.ov_c",
     "ovaot.loader.placement",
@@ -56,7 +57,8 @@ with ovaot.load(sys.argv[1]) as session:
     session.run(None, {"image": np.zeros((1, 1, 28, 28), np.float32)})
     kinds = [p.kind for p in session.placements]
 top = sorted({m.split(".")[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names))
-print(json.dumps({"kinds": kinds, "top": top, "ovaot": sorted(m for m in sys.modules if m.startswith("ovaot."))}))
+ours = sorted(m for m in sys.modules if m.startswith("ovaot."))
+print(json.dumps({"kinds": kinds, "top": top, "ovaot": ours, "logging": "logging" in set(sys.modules) - before}))
 """
 
 
@@ -79,3 +81,5 @@ def test_a_load_imports_only_the_runtime_side(tmp_path: Path, with_fallback: boo
     ours = RUNTIME_MODULES | (FALLBACK_MODULES if with_fallback else set())
     assert {"ovaot", *found["ovaot"]} <= ours, f"unexpected ovaot modules: {sorted(set(found['ovaot']) - ours)}"
     assert ("onnx" in found["top"]) == with_fallback, "onnx is imported exactly when a package has a fallback"
+    if not with_fallback:  # onnx imports logging itself
+        assert not found["logging"], "a load that warns of nothing does not import logging"

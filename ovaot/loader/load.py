@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from typing import Any
 
 from ovaot.errors import UsageError
+from ovaot.loader.log import LoaderLog
 from ovaot.loader.session import Session
 from ovaot.options import ProviderOptions
 
-log = logging.getLogger(__name__)
+log = LoaderLog(__name__)
 
 
 def blob_path_from_environment() -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import logging
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -14,8 +13,9 @@ from ovaot.engines.ports import port_binding
 from ovaot.errors import DeviceError, first_line
 from ovaot.format.manifest import Partition, StrEnum
 from ovaot.format.package import PackageReader
+from ovaot.loader.log import LoaderLog
 
-log = logging.getLogger(__name__)
+log = LoaderLog(__name__)
 
 Compiled = ov_c.CompiledModel
 

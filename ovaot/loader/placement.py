@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ovaot.errors import DeviceError
 from ovaot.format.manifest import Manifest, Partition, PartitionKind, Plan, PlanName
+from ovaot.loader.log import LoaderLog
 from ovaot.targets import SUCCESSORS, plugin_of
 
-log = logging.getLogger(__name__)
+log = LoaderLog(__name__)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import warnings
@@ -16,11 +15,12 @@ from ovaot.errors import UsageError
 from ovaot.format.manifest import Dim, Manifest, Partition, PartitionKind, Plan
 from ovaot.format.package import PackageReader
 from ovaot.loader.feeds import check_feed
+from ovaot.loader.log import LoaderLog
 from ovaot.loader.openvino_runner import CompiledFrom, CompiledPartition, MultiDevicePartition, open_compiled
 from ovaot.loader.placement import Choice, HostDevices, choose_plan, plugin_of
 from ovaot.options import ProviderOptions
 
-log = logging.getLogger(__name__)
+log = LoaderLog(__name__)
 
 
 class Runner(Protocol):
