@@ -73,9 +73,22 @@ CASES: dict[str, tuple[str, dict[str, np.ndarray]]] = {
         "g (float[2,3] x) => (float[2,3] y) { c = Add (k1, k2) \n y = Mul (x, c) }",
         {"k1": np.arange(3, dtype=np.float32), "k2": np.full(3, 2.0, np.float32)},
     ),
-    "lower_ml_scaler": (
+    "lower_ml_preprocessing": (
         "g (float[2,3] x) => (float[2,3] y) { a = ai.onnx.ml.Scaler <offset = [0.5, 1.0, -1.0], scale = [2.0]> (x)"
-        "\n y = Relu (a) }",
+        '\n y = ai.onnx.ml.Normalizer <norm = "L2"> (a) }',
+        {},
+    ),
+    "lower_ml_linear": (
+        "g (float[2,3] x) => (float[2,2] y) { y = ai.onnx.ml.LinearRegressor "
+        "<coefficients = [0.5, -1.0, 2.0, 1.0, 0.0, -0.5], intercepts = [0.1, -0.2], targets = 2> (x) }",
+        {},
+    ),
+    "lower_ml_tree_ensemble": (
+        "g (float[2,3] x) => (float[2,1] y) { y = ai.onnx.ml.TreeEnsembleRegressor <n_targets = 1, "
+        "nodes_treeids = [0, 0, 0], nodes_nodeids = [0, 1, 2], nodes_featureids = [2, 0, 0], "
+        'nodes_values = [0.3, 0.0, 0.0], nodes_modes = ["BRANCH_LEQ", "LEAF", "LEAF"], '
+        "nodes_truenodeids = [1, 0, 0], nodes_falsenodeids = [2, 0, 0], target_treeids = [0, 0], "
+        "target_nodeids = [1, 2], target_ids = [0, 0], target_weights = [-1.5, 2.5]> (x) }",
         {},
     ),
     "fuse_bn_into_conv": (
@@ -244,11 +257,12 @@ def test_pass_leaves_a_model_it_does_not_apply_to_alone(name: str):
 def test_switching_rule_disabled_beats_enabled_beats_level():
     registry = optimisation_passes()
     at = {level: {p.name for p in select_passes(registry, PassConfig(level=level))} for level in OptLevel}
-    assert at[OptLevel.disable_all] == set()
+    lowering = {"lower_ml_preprocessing", "lower_ml_linear", "lower_ml_tree_ensemble"}  # where ops run, not what
+    assert at[OptLevel.disable_all] == lowering
     assert at[OptLevel.basic] < at[OptLevel.extended] < at[OptLevel.all] == set(PASSES)
     assert "fuse_bn_into_conv" not in at[OptLevel.basic] and "fuse_bn_into_conv" in at[OptLevel.extended]
     chosen = select_passes(registry, PassConfig(OptLevel.disable_all, enabled=("fuse_bn_into_conv",)))
-    assert [p.name for p in chosen] == ["fuse_bn_into_conv"]
+    assert [p.name for p in chosen if p.name not in lowering] == ["fuse_bn_into_conv"]
     chosen = select_passes(
         registry, PassConfig(OptLevel.all, enabled=("eliminate_deadend",), disabled=("eliminate_deadend",))
     )

@@ -1,4 +1,5 @@
-"""Kernels that replace onnx.reference's where it computes something other than the ONNX specification.
+"""Kernels that replace onnx.reference's where it computes something other than the ONNX specification, and
+kernels for standard ops it lacks (ZipMap).
 
 Both users of onnx.reference take them: the fallback runner and build-time validation (which would otherwise
 move correct OpenVINO nodes to a wrong fallback). Imported only where onnx.reference is.
@@ -84,10 +85,23 @@ class Loop(_ReferenceLoop):
             ]
 
 
+class ZipMap(OpRun):
+    """ai.onnx.ml ZipMap, which onnx.reference lacks: each row of scores as {label: score}, a list of dicts as
+    onnxruntime returns it."""
+
+    op_domain = "ai.onnx.ml"
+
+    def _run(self, x, classlabels_int64s=None, classlabels_strings=None):
+        labels = classlabels_int64s if classlabels_int64s is not None else classlabels_strings
+        if len(labels) != x.shape[-1]:
+            raise ValueError(f"ZipMap: {len(labels)} labels for {x.shape[-1]} scores per row")
+        return ([dict(zip(labels, row.tolist(), strict=True)) for row in np.atleast_2d(x)],)
+
+
 def reference_fixes(model: ModelProto) -> list[type[OpRun]]:
     """The replacement kernels that apply to `model` (by its default-domain opset)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    return [Loop, *([BatchNormalization] if 9 <= opset < 14 else [])]
+    return [Loop, ZipMap, *([BatchNormalization] if 9 <= opset < 14 else [])]
 
 
 def reference_evaluator(model: ModelProto, extra_ops: list[type[OpRun]] | None = None) -> ReferenceEvaluator:

@@ -10,7 +10,7 @@ from ovaot.passes.eliminate import (
     EliminateNopWithUnit,
 )
 from ovaot.passes.folding import FoldConstants, FoldShapes
-from ovaot.passes.lowering import LowerMlScaler
+from ovaot.passes.ml import ML_LOWERING_PASSES
 from ovaot.passes.normalize import NORMALIZE_PASSES
 from ovaot.passes.onnxoptimizer_passes import ONNXOPTIMIZER_PASSES
 
@@ -24,7 +24,7 @@ def optimisation_passes(fold_limit_bytes: int = 1 << 20) -> list[Pass]:
         FoldShapes(),
         *basic,
         *own_basic,
-        LowerMlScaler(),
+        *ML_LOWERING_PASSES,
         EliminateCommonSubexpression(),
         *later,
         FoldConstants(limit_bytes=fold_limit_bytes),
@@ -34,7 +34,7 @@ def optimisation_passes(fold_limit_bytes: int = 1 << 20) -> list[Pass]:
 def describe_passes() -> list[dict[str, object]]:
     """The passes as `ovaot passes --json` lists them; normalisations always run (level "always")."""
     always = [{"name": p.name, "level": "always", "description": p.description} for p in NORMALIZE_PASSES]
-    names = {0: "disable_all", 1: "basic", 2: "extended", 3: "all"}
+    names = {0: "every", 1: "basic", 2: "extended", 3: "all"}
     return always + [
         {"name": p.name, "level": names[p.opt_level], "description": p.description} for p in optimisation_passes()
     ]

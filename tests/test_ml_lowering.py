@@ -1,0 +1,177 @@
+"""ai.onnx.ml models from real converters (skl2onnx, onnxmltools for LightGBM and XGBoost) and built by hand:
+lowered onto OpenVINO, ZipMap in the fallback, outputs as onnxruntime gives them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper
+
+from ovaot.passes.ml import trees
+
+from helpers import compile_and_load
+
+for _needed in ("sklearn", "skl2onnx", "onnxmltools", "lightgbm", "xgboost"):
+    pytest.importorskip(_needed, reason=f"{_needed} (a test dependency) is not installed")
+from ml_models import MODELS, ROWS  # noqa: E402
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.resize(x, (ROWS, x.shape[1])))
+
+
+def assert_same(ours: list, theirs: list) -> None:
+    assert len(ours) == len(theirs)
+    for got, want in zip(ours, theirs, strict=True):
+        if isinstance(want, list):  # ZipMap: a list of {label: probability}
+            assert [list(d) for d in got] == [list(d) for d in want]
+            got = np.array([list(d.values()) for d in got])
+            want = np.array([list(d.values()) for d in want])
+        got, want = np.asarray(got), np.asarray(want)
+        if want.dtype.kind in "iuOUS":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_converted_models_run_on_openvino_and_match_onnxruntime(name: str, tmp_path: Path):
+    model, x = MODELS[name]()
+    result, session = compile_and_load(model, tmp_path)
+    reference = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {reference.get_inputs()[0].name: _rows(x)}
+    assert_same(session.run(None, feed), reference.run(None, feed))
+    in_fallback = {n.op_type for p in result.manifest.partitions if p.kind == "fallback" for n in p.nodes or []}
+    ml_ops = {n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"} - {"ZipMap"}
+    assert not ml_ops & in_fallback, f"{sorted(ml_ops & in_fallback)} ran in the fallback"
+
+
+def random_trees(seed: int, trees: int, depth: int, features: int, targets: int) -> dict:
+    """Random full trees as TreeEnsemble attributes: every branch mode, NaN rules and two weights on some leaves."""
+    rng = np.random.default_rng(seed)
+    modes = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
+    attrs: dict[str, list] = {
+        k: []
+        for k in (
+            "nodes_treeids",
+            "nodes_nodeids",
+            "nodes_featureids",
+            "nodes_values",
+            "nodes_modes",
+            "nodes_truenodeids",
+            "nodes_falsenodeids",
+            "nodes_missing_value_tracks_true",
+            "w_treeids",
+            "w_nodeids",
+            "w_ids",
+            "w_weights",
+        )
+    }
+    for t in range(trees):
+        tree_depth = int(rng.integers(1, depth + 1))
+        branches = 2**tree_depth - 1
+        for n in range(2 * branches + 1):
+            leaf = n >= branches
+            attrs["nodes_treeids"].append(t)
+            attrs["nodes_nodeids"].append(n)
+            attrs["nodes_featureids"].append(0 if leaf else int(rng.integers(features)))
+            attrs["nodes_values"].append(0.0 if leaf else float(np.round(rng.normal(), 1)))  # ties for EQ
+            attrs["nodes_modes"].append("LEAF" if leaf else modes[int(rng.integers(len(modes)))])
+            attrs["nodes_truenodeids"].append(0 if leaf else 2 * n + 1)
+            attrs["nodes_falsenodeids"].append(0 if leaf else 2 * n + 2)
+            attrs["nodes_missing_value_tracks_true"].append(int(rng.integers(2)) if not leaf else 0)
+            if leaf:
+                for k in rng.choice(targets, size=int(rng.integers(1, targets + 1)), replace=False):
+                    attrs["w_treeids"].append(t)
+                    attrs["w_nodeids"].append(n)
+                    attrs["w_ids"].append(int(k))
+                    attrs["w_weights"].append(float(rng.normal()))
+    return attrs
+
+
+def _ensemble(op_type: str, attrs: dict, features: int, outputs: list, **extra) -> onnx.ModelProto:
+    prefix = "target" if op_type == "TreeEnsembleRegressor" else "class"
+    attrs = {(prefix + k[1:] if k.startswith("w_") else k): v for k, v in attrs.items()}
+    node = helper.make_node(op_type, ["x"], [o.name for o in outputs], domain="ai.onnx.ml", **attrs, **extra)
+    graph = helper.make_graph(
+        [node], "trees", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, features])], outputs
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def _features(seed: int, features: int) -> np.ndarray:
+    x = np.round(np.random.default_rng(seed).normal(size=(ROWS, features)), 1).astype(np.float32)
+    x[::7, 1] = np.nan  # missing values take the branch each node says
+    return x
+
+
+def _compare(model: onnx.ModelProto, x: np.ndarray, tmp_path: Path) -> None:
+    _, session = compile_and_load(model, tmp_path)
+    assert [p.kind for p in session.placements] == ["openvino"]
+    reference = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_same(session.run(None, {"x": x}), reference.run(None, {"x": x}))
+
+
+@pytest.mark.parametrize("strategy", ["traversal", "gemm"])
+@pytest.mark.parametrize(
+    ("aggregate", "transform"),
+    [("SUM", "NONE"), ("AVERAGE", "LOGISTIC"), ("MIN", "NONE"), ("MAX", "SOFTMAX"), ("SUM", "SOFTMAX_ZERO")],
+)
+def test_regressor_every_mode_aggregate_and_transform(aggregate, transform, strategy, tmp_path, monkeypatch):
+    if strategy == "gemm":
+        monkeypatch.setattr(trees, "GEMM_MAX_DEPTH", 8)  # what the GEMM strategy takes: SUM and AVERAGE
+    attrs = random_trees(seed=len(aggregate + transform), trees=9, depth=4, features=5, targets=3)
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])]
+    model = _ensemble(
+        "TreeEnsembleRegressor",
+        attrs,
+        5,
+        outputs,
+        n_targets=3,
+        aggregate_function=aggregate,
+        post_transform=transform,
+        base_values=[0.5, -1.0, 2.0],
+    )
+    _compare(model, _features(3, 5), tmp_path)
+
+
+@pytest.mark.parametrize("strategy", ["traversal", "gemm"])
+@pytest.mark.parametrize("transform", ["NONE", "LOGISTIC", "SOFTMAX"])
+def test_classifier_multiclass_and_binary_with_every_transform(transform, strategy, tmp_path, monkeypatch):
+    if strategy == "gemm":
+        monkeypatch.setattr(trees, "GEMM_MAX_DEPTH", 8)
+    for classes, labels in ((4, {"classlabels_int64s": [3, 1, 4, 1_000_000]}), (1, {"classlabels_int64s": [0, 1]})):
+        attrs = random_trees(seed=classes, trees=7, depth=3, features=4, targets=classes)
+        outputs = [
+            helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, max(classes, 2)]),
+        ]
+        model = _ensemble("TreeEnsembleClassifier", attrs, 4, outputs, post_transform=transform, **labels)
+        _compare(model, _features(classes, 4), tmp_path / str(classes))
+
+
+@pytest.mark.parametrize("norm", ["MAX", "L1", "L2"])
+def test_normalizer_and_binarizer(norm: str, tmp_path: Path):
+    nodes = [
+        helper.make_node("Normalizer", ["x"], ["n"], domain="ai.onnx.ml", norm=norm),
+        helper.make_node("Binarizer", ["n"], ["y"], domain="ai.onnx.ml", threshold=0.1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "pre",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 6])],
+        [
+            helper.make_tensor_value_info("n", TensorProto.FLOAT, [None, 6]),
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 6]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
+    x = np.random.default_rng(5).normal(size=(ROWS, 6)).astype(np.float32)
+    x[3] = 0  # an all-zero row divides by the smallest norm, not by zero
+    _compare(model, x, tmp_path)
