@@ -58,7 +58,7 @@ def test_extended_level_folds_batch_norm_into_conv(tmp_path: Path):
     assert ops["basic"].count("BatchNormalization") == 52 and ops["extended"].count("BatchNormalization") == 0
 
 
-def test_lowering_moves_scaler_from_the_fallback_onto_the_device(tmp_path: Path):
+def test_lowering_runs_at_every_level_unless_disabled(tmp_path: Path):
     model = onnx.parser.parse_model("""
         <ir_version: 8, opset_import: ["" : 17, "ai.onnx.ml" : 3]>
         g (float[2, 3] x) => (float[2, 3] y) {
@@ -67,13 +67,15 @@ def test_lowering_moves_scaler_from_the_fallback_onto_the_device(tmp_path: Path)
           y = Tanh (b)
         }
     """)
-    basic = ovaot.compile(model, "CPU_FP32", tmp_path / "b.ovpkg", opt_level="basic").manifest
-    extended = ovaot.compile(model, "CPU_FP32", tmp_path / "e.ovpkg", opt_level="extended").manifest
-    assert [p.kind for p in basic.partitions] == ["openvino", "fallback"]
-    assert [p.kind for p in extended.partitions] == ["openvino"]
+    lowered = ovaot.compile(model, "CPU_FP32", tmp_path / "l.ovpkg", opt_level="disable_all").manifest
+    kept = ovaot.compile(
+        model, "CPU_FP32", tmp_path / "k.ovpkg", opt_level="all", disable_passes=["lower_ml_preprocessing"]
+    ).manifest
+    assert [p.kind for p in lowered.partitions] == ["openvino"]
+    assert [p.kind for p in kept.partitions] == ["openvino", "fallback"]
     x = np.random.default_rng(3).standard_normal((2, 3)).astype(np.float32)
     (want,) = onnx.reference.ReferenceEvaluator(model).run(None, {"x": x})
-    for package in ("b.ovpkg", "e.ovpkg"):
+    for package in ("l.ovpkg", "k.ovpkg"):
         np.testing.assert_allclose(ovaot.load(tmp_path / package).run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-6)
 
 
