@@ -48,6 +48,8 @@ def test_converted_models_run_on_openvino_and_match_onnxruntime(name: str, tmp_p
     in_fallback = {n.op_type for p in result.manifest.partitions if p.kind == "fallback" for n in p.nodes or []}
     ml_ops = {n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"} - {"ZipMap"}
     assert not ml_ops & in_fallback, f"{sorted(ml_ops & in_fallback)} ran in the fallback"
+    fallback_nodes = [n for p in result.manifest.partitions if p.kind == "fallback" for n in p.nodes or []]
+    assert len(fallback_nodes) <= 3, f"more than ZipMap and string labels in the fallback: {fallback_nodes}"
 
 
 def random_trees(seed: int, trees: int, depth: int, features: int, targets: int) -> dict:

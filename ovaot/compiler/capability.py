@@ -135,8 +135,10 @@ class CapabilityQuery:
 
 # Element types that OpenVINO's Python API does not exchange as numpy arrays of the same dtype: sub-byte
 # types are packed, bfloat16 comes back as float16, and float8 arrays (ml_dtypes) are read as other types
-# (DequantizeLinear of float8 448.0 gave -4.0). Nodes reading or writing them run in the fallback.
+# (DequantizeLinear of float8 448.0 gave -4.0); strings, which OpenVINO 2026 takes (a Gather of string labels)
+# but the loader's C binding does not exchange. Nodes reading or writing them run in the fallback.
 _UNTRANSFERABLE = {
+    onnx.TensorProto.STRING,
     onnx.TensorProto.INT4,
     onnx.TensorProto.UINT4,
     onnx.TensorProto.FLOAT4E2M1,
@@ -155,7 +157,7 @@ def _untransferable_types(index: GraphIndex) -> list[Support | None]:
         names = [*index.inputs_of[node_id], *node.output]
         types = [index.value_types[n].tensor_type.elem_type for n in names if n in index.value_types]
         bad = sorted({onnx.TensorProto.DataType.Name(t) for t in types if t in _UNTRANSFERABLE})
-        reason = f"{_op_name(node)} uses {', '.join(bad)}, which OpenVINO's Python API cannot exchange as numpy"
+        reason = f"{_op_name(node)} uses {', '.join(bad)}, which ovaot cannot exchange with OpenVINO as numpy"
         result.append(Support(False, reason, SupportSource.CONVERSION) if bad else None)
     return result
 
