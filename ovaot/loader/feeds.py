@@ -11,28 +11,37 @@ from ovaot.errors import InputError
 from ovaot.format.manifest import TENSOR_DTYPES, ValueInfo
 
 
-def check_feed(inputs: list[ValueInfo], feed: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the feed as name -> value; raise InputError naming the input and what was expected."""
-    declared = {v.name: v for v in inputs}
-    unknown = sorted(set(feed) - set(declared))
-    if unknown:
-        raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are {sorted(declared)}")
-    missing = [name for name in declared if name not in feed]
-    if missing:
-        raise InputError(f"missing input {missing[0]!r}; the model's inputs are {sorted(declared)}")
-    return {name: _check_value(declared[name], value) for name, value in feed.items()}
+class FeedChecker:
+    """Checks feeds against a package's declared inputs; built once per Session, as run() calls it every time."""
+
+    def __init__(self, inputs: list[ValueInfo]) -> None:
+        self._declared = {v.name: v for v in inputs}
+        self._dtypes = {v.name: np.dtype(TENSOR_DTYPES[v.type]) for v in inputs if v.type in TENSOR_DTYPES}
+
+    def __call__(self, feed: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the feed as name -> value; raise InputError naming the input and what was expected."""
+        if feed.keys() != self._declared.keys():
+            unknown = sorted(set(feed) - set(self._declared))
+            if unknown:
+                raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are {sorted(self._declared)}")
+            missing = [name for name in self._declared if name not in feed]
+            raise InputError(f"missing input {missing[0]!r}; the model's inputs are {sorted(self._declared)}")
+        checked = {}
+        for name, value in feed.items():
+            dtype = self._dtypes.get(name)
+            if dtype is not None:
+                value = _check_tensor(self._declared[name], dtype, value)
+            checked[name] = value  # sequences, optionals, maps: passed through to the engine as given
+        return checked
 
 
-def _check_value(info: ValueInfo, value: Any) -> Any:
-    dtype_name = TENSOR_DTYPES.get(info.type)
-    if dtype_name is None:
-        return value  # sequences, optionals, maps: passed through to the engine as given
+def _check_tensor(info: ValueInfo, dtype: np.dtype, value: Any) -> np.ndarray:
     if isinstance(value, np.generic):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
-        raise InputError(f"input {info.name!r} must be a numpy.ndarray of {dtype_name}, got {type(value).__name__}")
-    if value.dtype.name != dtype_name and not (dtype_name == "object" and value.dtype.kind in "OU"):
-        raise InputError(f"input {info.name!r} must have dtype {dtype_name} ({info.type}), got {value.dtype}")
+        raise InputError(f"input {info.name!r} must be a numpy.ndarray of {dtype}, got {type(value).__name__}")
+    if value.dtype != dtype and not (dtype.kind == "O" and value.dtype.kind in "OU"):
+        raise InputError(f"input {info.name!r} must have dtype {dtype} ({info.type}), got {value.dtype}")
     if info.shape is not None:
         if value.ndim != len(info.shape):
             raise InputError(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -14,7 +13,7 @@ from ovaot.engines import ov_c
 from ovaot.errors import UsageError
 from ovaot.format.manifest import Dim, Manifest, Partition, PartitionKind, Plan
 from ovaot.format.package import PackageReader
-from ovaot.loader.feeds import check_feed
+from ovaot.loader.feeds import FeedChecker
 from ovaot.loader.log import LoaderLog
 from ovaot.loader.openvino_runner import CompiledFrom, CompiledPartition, MultiDevicePartition, open_compiled
 from ovaot.loader.placement import Choice, HostDevices, choose_plan, plugin_of
@@ -58,18 +57,17 @@ class _Lifetime:
         self._active = 0
         self.closed = False
 
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
+    def __enter__(self) -> None:
+        """A run starts (a plain context manager, not contextlib's: run() enters it every time)."""
         with self._changed:
             if self.closed:
                 raise UsageError("this Session is closed")
             self._active += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._active -= 1
-                self._changed.notify_all()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._active -= 1
+            self._changed.notify_all()
 
     def close(self) -> bool:
         """Refuse new runs and wait for those in flight; True the first time only."""
@@ -112,6 +110,7 @@ class Session:
         self._output_names = [o.name for o in self.manifest.outputs]
         self._release = _last_uses(self.plan.partitions, set(self._output_names))
         self._lifetime = _Lifetime()
+        self._check_feed = FeedChecker(self.manifest.inputs)
         for placement in self.placements:
             log.info("partition %d: %s", placement.partition, placement)
 
@@ -198,8 +197,8 @@ class Session:
         if run_options is not None:
             warnings.warn("Session.run: run_options is ignored (ovaot has no run options)", UserWarning, stacklevel=2)
         wanted = self._wanted(output_names)
-        env: dict[str, Any] = check_feed(self.manifest.inputs, input_feed)
-        with self._lifetime.running():
+        env: dict[str, Any] = self._check_feed(input_feed)
+        with self._lifetime:
             for runner, release in zip(self._runners, self._release):
                 runner.run(env)
                 for name in release:
@@ -221,12 +220,12 @@ class Session:
         (default 2).
         """
         wanted = self._wanted(output_names)
-        with self._lifetime.running():
+        with self._lifetime:
             runner = self._runners[0] if len(self._runners) == 1 else None
             if isinstance(runner, CompiledPartition):
                 if in_flight is None:
                     in_flight = max(2, int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-                envs = (check_feed(self.manifest.inputs, feed) for feed in feeds)
+                envs = (self._check_feed(feed) for feed in feeds)
                 return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
             from concurrent.futures import ThreadPoolExecutor
 
