@@ -113,6 +113,18 @@ def _features(seed: int, features: int) -> np.ndarray:
     return x
 
 
+STRATEGIES = ["perfect traversal", "traversal", "gemm"]
+
+
+def _use(strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lower tree ensembles by `strategy`: perfect-tree traversal (the default for these shallow trees, whose
+    shallower members are padded), plain traversal, or GEMM (which takes SUM and AVERAGE, else traversal)."""
+    if strategy == "traversal":
+        monkeypatch.setattr(trees, "PERFECT_MAX_SLOTS", 0)
+    elif strategy == "gemm":
+        monkeypatch.setattr(trees, "GEMM_MAX_DEPTH", 8)
+
+
 def _compare(model: onnx.ModelProto, x: np.ndarray, tmp_path: Path) -> None:
     _, session = compile_and_load(model, tmp_path)
     assert [p.kind for p in session.placements] == ["openvino"]
@@ -120,14 +132,13 @@ def _compare(model: onnx.ModelProto, x: np.ndarray, tmp_path: Path) -> None:
     assert_same(session.run(None, {"x": x}), reference.run(None, {"x": x}))
 
 
-@pytest.mark.parametrize("strategy", ["traversal", "gemm"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize(
     ("aggregate", "transform"),
     [("SUM", "NONE"), ("AVERAGE", "LOGISTIC"), ("MIN", "NONE"), ("MAX", "SOFTMAX"), ("SUM", "SOFTMAX_ZERO")],
 )
 def test_regressor_every_mode_aggregate_and_transform(aggregate, transform, strategy, tmp_path, monkeypatch):
-    if strategy == "gemm":
-        monkeypatch.setattr(trees, "GEMM_MAX_DEPTH", 8)  # what the GEMM strategy takes: SUM and AVERAGE
+    _use(strategy, monkeypatch)
     attrs = random_trees(seed=len(aggregate + transform), trees=9, depth=4, features=5, targets=3)
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])]
     model = _ensemble(
@@ -143,11 +154,10 @@ def test_regressor_every_mode_aggregate_and_transform(aggregate, transform, stra
     _compare(model, _features(3, 5), tmp_path)
 
 
-@pytest.mark.parametrize("strategy", ["traversal", "gemm"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("transform", ["NONE", "LOGISTIC", "SOFTMAX"])
 def test_classifier_multiclass_and_binary_with_every_transform(transform, strategy, tmp_path, monkeypatch):
-    if strategy == "gemm":
-        monkeypatch.setattr(trees, "GEMM_MAX_DEPTH", 8)
+    _use(strategy, monkeypatch)
     for classes, labels in ((4, {"classlabels_int64s": [3, 1, 4, 1_000_000]}), (1, {"classlabels_int64s": [0, 1]})):
         attrs = random_trees(seed=classes, trees=7, depth=3, features=4, targets=classes)
         outputs = [

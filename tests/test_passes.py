@@ -17,6 +17,7 @@ from ovaot.passes.verification import PassVerifier
 
 HEADER = '<ir_version: 8, opset_import: ["" : 17]>\n'
 ML_HEADER = '<ir_version: 8, opset_import: ["" : 17, "ai.onnx.ml" : 3]>\n'
+MICROSOFT_HEADER = '<ir_version: 8, opset_import: ["" : 17, "com.microsoft" : 1]>\n'
 
 # name -> (model text, {initializer: value}); each model is one the pass must change.
 CASES: dict[str, tuple[str, dict[str, np.ndarray]]] = {
@@ -190,6 +191,16 @@ CASES: dict[str, tuple[str, dict[str, np.ndarray]]] = {
         "g (float[3,2] x) => (float[3,2] y) { s = Shape (x) \n t = Cast <to = 1> (s) \n y = Add (x, t) }",
         {},
     ),
+    "lower_qoperator": (
+        "g (uint8[2,3] x) => (uint8[2,3] y) { a = com.microsoft.QLinearSigmoid (x, s, z, s2, z2) \n"
+        " y = com.microsoft.QLinearLeakyRelu <alpha = 0.3> (a, s2, z2, s, z) }",
+        {
+            "s": np.array(0.05, np.float32),
+            "z": np.array(128, np.uint8),
+            "s2": np.array(1 / 256, np.float32),
+            "z2": np.array(0, np.uint8),
+        },
+    ),
     "replace_einsum_with_matmul": (
         'g (float[2,3,4] a, float[2,4,5] b) => (float[2,3,5] y) { y = Einsum <equation = "bij,bjk->bik"> (a, b) }',
         {},
@@ -200,7 +211,8 @@ PASSES = {p.name: p for p in optimisation_passes()}
 
 def build(name: str) -> onnx.ModelProto:
     text, weights = CASES[name]
-    model = onnx.parser.parse_model((ML_HEADER if "ai.onnx.ml" in text else HEADER) + text)
+    header = ML_HEADER if "ai.onnx.ml" in text else MICROSOFT_HEADER if "com.microsoft" in text else HEADER
+    model = onnx.parser.parse_model(header + text)
     model.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in weights.items())
     onnx.checker.check_model(model)
     return onnx.shape_inference.infer_shapes(model)
@@ -257,7 +269,7 @@ def test_pass_leaves_a_model_it_does_not_apply_to_alone(name: str):
 def test_switching_rule_disabled_beats_enabled_beats_level():
     registry = optimisation_passes()
     at = {level: {p.name for p in select_passes(registry, PassConfig(level=level))} for level in OptLevel}
-    lowering = {"lower_ml_preprocessing", "lower_ml_linear", "lower_ml_tree_ensemble"}  # where ops run, not what
+    lowering = {"lower_ml_preprocessing", "lower_ml_linear", "lower_ml_tree_ensemble", "lower_qoperator"}
     assert at[OptLevel.disable_all] == lowering
     assert at[OptLevel.basic] < at[OptLevel.extended] < at[OptLevel.all] == set(PASSES)
     assert "fuse_bn_into_conv" not in at[OptLevel.basic] and "fuse_bn_into_conv" in at[OptLevel.extended]

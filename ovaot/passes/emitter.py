@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,10 @@ class Unsupported(Exception):
 
 
 class Emitter:
-    def __init__(self, node: NodeProto, opset: int) -> None:
+    def __init__(self, node: NodeProto, opset: int, ranks: Callable[[str], int | None] = lambda name: None) -> None:
         self.base = node.name or node.output[0]
         self.opset = opset
+        self.rank = ranks  # a tensor's rank in the model being rewritten, None where unknown
         self.nodes: list[NodeProto] = []
         self.initializers: list[TensorProto] = []
         self._count = 0

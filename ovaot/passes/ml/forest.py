@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ovaot.passes.ml.emitter import Unsupported
+from ovaot.passes.emitter import Unsupported
 
 BRANCH_MODES = ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import NodeProto
 
-from ovaot.passes.ml.emitter import Emitter, Unsupported, attributes
+from ovaot.passes.emitter import Emitter, Unsupported, attributes
 from ovaot.passes.ml.transforms import post_transform
 from ovaot.passes.ml.trees import choose_label
 

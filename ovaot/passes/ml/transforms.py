@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ovaot.passes.ml.emitter import Emitter, Unsupported
+from ovaot.passes.emitter import Emitter, Unsupported
 
 
 def post_transform(out: Emitter, scores: str, transform: str, result: str | None = None) -> str:

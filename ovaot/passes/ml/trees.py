@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 from onnx import NodeProto
 
-from ovaot.passes.ml.emitter import Emitter, Unsupported, attributes
+from ovaot.passes.emitter import INT64, Emitter, Unsupported, attributes
 from ovaot.passes.ml.forest import BRANCH_MODES, Forest, read_forest
 from ovaot.passes.ml.transforms import post_transform
 
 GEMM_MAX_DEPTH = 0  # ensembles no deeper than this take GEMM; 0: none do (see above)
 GEMM_MAX_PATH_ENTRIES = 1 << 22
+PERFECT_MAX_SLOTS = 1 << 16  # trees x 2^depth at the last level, past which plain traversal is taken
 
 _COMPARE = {
     "BRANCH_LEQ": ("LessOrEqual", False),
@@ -73,6 +74,51 @@ def traverse(out: Emitter, x: str, forest: Forest) -> str:
         condition = _decide(out, value, node_threshold, node_modes, node_missing, used)
         node = out.op("Where", condition, out.op("Gather", true_child, node), out.op("Gather", false_child, node))
     return node
+
+
+def perfect_slots(forest: Forest) -> list[np.ndarray]:
+    """The trees padded to perfect binary trees of the forest's depth, level by level: at level l, slot
+    t * 2^l + i holds the global node at position i of tree t (true child at 2i, false child at 2i + 1). A leaf
+    above the last level fills both of its child slots with itself, so every path ends at a leaf at level depth."""
+    slots = [forest.roots]
+    for _ in range(forest.depth):
+        above = slots[-1]
+        slots.append(np.stack([forest.true_child[above], forest.false_child[above]], axis=1).reshape(-1))
+    return slots
+
+
+def perfect_size(forest: Forest) -> int:
+    return len(forest.roots) << forest.depth
+
+
+def traverse_perfect(out: Emitter, x: str, forest: Forest) -> tuple[str, np.ndarray]:
+    """Hummingbird's perfect tree traversal: (N, T) int64 slots of the last level, and the leaf in each slot.
+
+    With the trees padded to perfect ones, a row's next slot is 2s + 1 - condition: one gather of the feature
+    and one of the threshold per level, where plain traversal also gathers both children and selects.
+    """
+    slots = perfect_slots(forest)
+    used = _branch_modes(forest)
+    branch = forest.mode >= 0
+    node = out.const(np.arange(len(forest.roots), dtype=np.int64).reshape(1, -1), "roots")
+    for level, at in enumerate(slots[:-1]):
+        feature = np.where(branch[at], forest.feature[at], 0)  # a padding leaf reads feature 0 and goes nowhere
+        threshold = out.const(forest.threshold[at], "threshold")
+        modes = out.const(forest.mode[at], "modes") if len(used) > 1 else ""
+        missing = forest.missing_goes_true[at]
+        missing_name = out.const(missing, "missing") if missing.any() else None
+        if level == 0:  # one slot per tree: the same feature and threshold for every row
+            value = out.op("Gather", x, out.const(feature, "feature"), axis=1)
+            node_threshold, node_modes, node_missing = threshold, modes, missing_name
+        else:
+            value = out.op("GatherElements", x, out.op("Gather", out.const(feature, "feature"), node), axis=1)
+            node_threshold = out.op("Gather", threshold, node)
+            node_modes = out.op("Gather", modes, node) if modes else ""
+            node_missing = out.op("Gather", missing_name, node) if missing_name else None
+        condition = _decide(out, value, node_threshold, node_modes, node_missing, used)
+        doubled = out.op("Add", out.op("Add", node, node), out.const(np.int64(1), "one"))
+        node = out.op("Sub", doubled, out.cast(condition, INT64))
+    return node, slots[-1]
 
 
 def _paths(forest: Forest) -> tuple[list[list[int]], list[list[int]], list[dict[int, int]]]:
@@ -151,7 +197,12 @@ def aggregate_scores(out: Emitter, x: str, forest: Forest, columns: int, aggrega
     if uses_gemm(forest, aggregate):
         total = gemm(out, x, forest, values)
     else:
-        per_tree = out.op("Gather", out.const(values, "leaf_values"), traverse(out, x, forest))
+        if 0 < forest.depth and perfect_size(forest) <= PERFECT_MAX_SLOTS:
+            reached, leaves = traverse_perfect(out, x, forest)
+            values = values[leaves]
+        else:
+            reached = traverse(out, x, forest)
+        per_tree = out.op("Gather", out.const(values, "leaf_values"), reached)
         op_type = {"SUM": "ReduceSum", "AVERAGE": "ReduceSum", "MIN": "ReduceMin", "MAX": "ReduceMax"}[aggregate]
         total = out.reduce(op_type, per_tree, axis=1)
         if aggregate in ("MIN", "MAX"):  # a column no tree scored is 0
