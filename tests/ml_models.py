@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import onnx
 import skl2onnx
-from sklearn import datasets, ensemble, linear_model, pipeline, preprocessing
+from sklearn import datasets, ensemble, linear_model, pipeline, preprocessing, svm
 
 ML_OPSET = {"": 17, "ai.onnx.ml": 3}
 ROWS = 257  # not a multiple of any vector width
@@ -83,7 +83,20 @@ MODELS = {
     "xgb_classifier/iris": lambda: _onnxmltools("xgb_classifier", datasets.load_iris),
     "xgb_classifier_binary/breast_cancer": lambda: _onnxmltools("xgb_classifier", datasets.load_breast_cancer),
     "xgb_regressor/diabetes": lambda: _onnxmltools("xgb_regressor", datasets.load_diabetes),
+    "svc_rbf/iris": lambda: _sklearn(svm.SVC(), datasets.load_iris),
+    "svc_poly_scaled/breast_cancer": lambda: _sklearn(
+        pipeline.make_pipeline(preprocessing.StandardScaler(), svm.SVC(kernel="poly", degree=3)),
+        datasets.load_breast_cancer,
+    ),
+    "svc_probability/iris": lambda: _sklearn(svm.SVC(probability=True, random_state=0), datasets.load_iris),
+    "svc_probability_binary/breast_cancer": lambda: _sklearn(
+        pipeline.make_pipeline(preprocessing.StandardScaler(), svm.SVC(probability=True, random_state=0)),
+        datasets.load_breast_cancer,
+    ),
+    "svr_rbf/diabetes": lambda: _sklearn(svm.SVR(), datasets.load_diabetes),
 }
+# The models whose probabilities come from libsvm's pairwise coupling, which stays in the fallback
+IN_FALLBACK = {"svc_probability/iris": {"SVMClassifier"}, "svc_probability_binary/breast_cancer": {"SVMClassifier"}}
 
 
 def _string_labels() -> tuple[onnx.ModelProto, np.ndarray]:

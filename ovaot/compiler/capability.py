@@ -128,6 +128,14 @@ class CapabilityQuery:
             return Support(
                 True, f"{self.device} plugin supports {op} (query_model, node alone)", SupportSource.LIVE_QUERY
             )
+        unranked = [i.name for i in single.graph.input if not i.type.tensor_type.HasField("shape")]
+        if unranked:  # the CPU plugin's query_model refuses any op whose input has a dynamic rank
+            return Support(
+                False,
+                f"{self.device} plugin does not take {op} on an input of unknown rank ({', '.join(unranked)}) "
+                "(query_model, node alone)",
+                SupportSource.LIVE_QUERY,
+            )
         return Support(
             False, f"{self.device} plugin does not support {op} (query_model, node alone)", SupportSource.LIVE_QUERY
         )

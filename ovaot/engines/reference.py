@@ -1,5 +1,5 @@
 """Kernels that replace onnx.reference's where it computes something other than the ONNX specification, and
-kernels for standard ops it lacks (ZipMap).
+kernels for standard ops it lacks (ZipMap), and onnxruntime's SVMClassifier.
 
 Both users of onnx.reference take them: the fallback runner and build-time validation (which would otherwise
 move correct OpenVINO nodes to a wrong fallback). Imported only where onnx.reference is.
@@ -11,6 +11,7 @@ import numpy as np
 from onnx import ModelProto, helper
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
+from onnx.reference.ops.aionnxml.op_svm_classifier import SVMClassifier as _ReferenceSVMClassifier
 from onnx.reference.ops.op_loop import Loop as _ReferenceLoop
 
 
@@ -98,10 +99,104 @@ class ZipMap(OpRun):
         return ([dict(zip(labels, row.tolist(), strict=True)) for row in np.atleast_2d(x)],)
 
 
+class SVMClassifier(_ReferenceSVMClassifier):
+    """ai.onnx.ml SVMClassifier as onnxruntime computes it, vectorised over rows (onnx.reference loops over rows
+    in Python and couples multiclass probabilities differently: 8x off on iris). Support-vector (SVC) mode here;
+    linear mode is onnx.reference's."""
+
+    op_domain = "ai.onnx.ml"
+
+    def _run(self, x, **attrs):  # type: ignore[override]
+        per_class = [int(v) for v in attrs.get("vectors_per_class") or []]
+        labels = attrs.get("classlabels_ints") or attrs.get("classlabels_strings")
+        transform = (attrs.get("post_transform") or "NONE").upper()
+        if sum(per_class) == 0 or transform not in ("NONE", "LOGISTIC", "SOFTMAX"):
+            return super()._run(x, **attrs)
+        classes, count = len(per_class), sum(per_class)
+        vectors = np.asarray(attrs["support_vectors"], np.float32).reshape(count, -1)
+        kernel = svm_kernel(np.asarray(x, np.float32), vectors, attrs)
+        coefficients = np.asarray(attrs["coefficients"], np.float64).reshape(-1, count)
+        start = np.concatenate([[0], np.cumsum(per_class)]).astype(int)
+        pairs = [(i, j) for i in range(classes - 1) for j in range(i + 1, classes)]
+        scores = np.empty((len(kernel), len(pairs)), np.float32)
+        votes = np.zeros((len(kernel), classes), np.int64)
+        rows = np.arange(len(kernel))
+        for p, (i, j) in enumerate(pairs):
+            si, sj = slice(start[i], start[i + 1]), slice(start[j], start[j + 1])
+            total = kernel[:, si] @ coefficients[j - 1, si] + kernel[:, sj] @ coefficients[i, sj] + attrs["rho"][p]
+            scores[:, p] = total
+            np.add.at(votes, (rows, np.where(total > 0, i, j)), 1)
+        label = np.asarray(labels)[np.argmax(votes, axis=1)]
+        if attrs.get("prob_a"):
+            scores = _couple(scores, pairs, classes, attrs["prob_a"], attrs["prob_b"])
+        elif classes == 2:
+            if transform != "NONE":
+                return super()._run(x, **attrs)
+            scores = np.concatenate([-scores, scores], axis=1)
+        if transform == "LOGISTIC":
+            scores = (1 / (1 + np.exp(-scores))).astype(np.float32)
+        elif transform == "SOFTMAX":
+            shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+            scores = (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+        return label, scores
+
+
+def svm_kernel(x: np.ndarray, vectors: np.ndarray, attrs: dict) -> np.ndarray:
+    """(N, V) kernel values of rows against support vectors: LINEAR, POLY, RBF or SIGMOID."""
+    gamma, coef0, degree = [*(attrs.get("kernel_params") or []), 0.0, 0.0, 0.0][:3]
+    kind = (attrs.get("kernel_type") or "LINEAR").upper()
+    if kind == "RBF":
+        distance = ((x[:, None, :].astype(np.float64) - vectors[None, :, :]) ** 2).sum(axis=2)
+        return np.exp(-gamma * distance).astype(np.float32)
+    dot = (x.astype(np.float64) @ vectors.T.astype(np.float64)).astype(np.float32)
+    if kind == "POLY":
+        return np.power(gamma * dot + coef0, degree).astype(np.float32)
+    if kind == "SIGMOID":
+        return np.tanh(gamma * dot + coef0).astype(np.float32)
+    return dot
+
+
+def _couple(scores: np.ndarray, pairs: list, classes: int, prob_a: list, prob_b: list) -> np.ndarray:
+    """Class probabilities from pair scores: Platt's sigmoid per pair, then libsvm's pairwise coupling
+    (Wu, Lin and Weng 2004, method 2) as onnxruntime runs it: float32, at most 100 sweeps, each row stopping
+    once its largest error is below 0.005 / classes."""
+    f32 = np.float32
+    rows, k = len(scores), classes
+    r = np.zeros((rows, k, k), f32)
+    for p, (i, j) in enumerate(pairs):
+        probability = f32(1) / (f32(1) + np.exp(scores[:, p] * f32(prob_a[p]) + f32(prob_b[p])))
+        probability = np.clip(probability, f32(1e-7), f32(1 - 1e-7)).astype(f32)
+        r[:, i, j], r[:, j, i] = probability, f32(1) - probability
+    q = np.zeros((rows, k, k), f32)
+    for t in range(k):
+        for j in range(k):
+            if j != t:
+                q[:, t, t] += r[:, j, t] * r[:, j, t]
+                q[:, t, j] = -r[:, j, t] * r[:, t, j]
+    p = np.full((rows, k), f32(1) / f32(k), f32)
+    active = np.ones(rows, bool)
+    eps = f32(0.005) / f32(k)
+    for _ in range(100):
+        qp = np.einsum("ntj,nj->nt", q, p).astype(f32)
+        pqp = (p * qp).sum(axis=1).astype(f32)
+        active &= np.abs(qp - pqp[:, None]).max(axis=1) >= eps
+        if not active.any():
+            break
+        a = active
+        for t in range(k):
+            diff = ((-qp[a, t] + pqp[a]) / q[a, t, t]).astype(f32)
+            p[a, t] += diff
+            grown = f32(1) + diff
+            pqp[a] = ((pqp[a] + diff * (diff * q[a, t, t] + f32(2) * qp[a, t])) / grown / grown).astype(f32)
+            qp[a] = ((qp[a] + diff[:, None] * q[a, t, :]) / grown[:, None]).astype(f32)
+            p[a] = (p[a] / grown[:, None]).astype(f32)
+    return p
+
+
 def reference_fixes(model: ModelProto) -> list[type[OpRun]]:
     """The replacement kernels that apply to `model` (by its default-domain opset)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    return [Loop, ZipMap, *([BatchNormalization] if 9 <= opset < 14 else [])]
+    return [Loop, ZipMap, SVMClassifier, *([BatchNormalization] if 9 <= opset < 14 else [])]
 
 
 def reference_evaluator(model: ModelProto, extra_ops: list[type[OpRun]] | None = None) -> ReferenceEvaluator:

@@ -78,3 +78,13 @@ def lower_linear_classifier(node: NodeProto, out: Emitter) -> None:
     transform = attrs.get("post_transform", "NONE")
     result = node.output[1] if len(node.output) > 1 and node.output[1] else None
     choose_label(out, post_transform(out, scores, transform, result=result), labels, node.output[0])
+
+
+def lower_array_feature_extractor(node: NodeProto, out: Emitter) -> None:
+    """x[..., indices]: a Gather on the last axis (x of rank 2 or more, as converters write it); a scalar index
+    keeps its axis, as in onnxruntime."""
+    rank = out.rank(node.input[0])
+    if rank is None or rank < 2:
+        raise Unsupported(f"an input of rank {rank}")
+    indices = out.op("Reshape", node.input[1], out.const([-1], "flat", np.int64))
+    out.op("Gather", node.input[0], indices, axis=rank - 1, out=node.output[0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ovaot.passes.lowering import LowerOps
-from ovaot.passes.ml import linear, trees
+from ovaot.passes.ml import linear, svm, trees
 
 ML_DOMAIN = "ai.onnx.ml"
 
@@ -21,10 +21,23 @@ ML_LOWERING_PASSES = [
         {"LinearClassifier": linear.lower_linear_classifier, "LinearRegressor": linear.lower_linear_regressor},
     ),
     LowerOps(
+        "lower_ml_svm",
+        "rewrite ai.onnx.ml SVMClassifier and SVMRegressor as kernel and pair-score MatMuls (multiclass "
+        "probabilities stay in the fallback)",
+        ML_DOMAIN,
+        {"SVMClassifier": svm.lower_svm_classifier, "SVMRegressor": svm.lower_svm_regressor},
+    ),
+    LowerOps(
         "lower_ml_tree_ensemble",
         "rewrite ai.onnx.ml tree ensembles as gathers (Hummingbird's tree traversal; perfect-tree traversal for "
         "shallow ensembles)",
         ML_DOMAIN,
         {"TreeEnsembleClassifier": trees.lower_classifier, "TreeEnsembleRegressor": trees.lower_regressor},
+    ),
+    LowerOps(  # last: the models before it lowered, shape inference gives the ranks it needs
+        "lower_ml_feature_extractor",
+        "rewrite ai.onnx.ml ArrayFeatureExtractor as a Gather on the last axis",
+        ML_DOMAIN,
+        {"ArrayFeatureExtractor": linear.lower_array_feature_extractor},
     ),
 ]
