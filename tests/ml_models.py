@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import onnx
 import skl2onnx
-from sklearn import datasets, ensemble, linear_model, pipeline, preprocessing, svm
+from sklearn import compose, datasets, ensemble, linear_model, pipeline, preprocessing, svm
 
 ML_OPSET = {"": 17, "ai.onnx.ml": 3}
 ROWS = 257  # not a multiple of any vector width
@@ -94,6 +94,7 @@ MODELS = {
         datasets.load_breast_cancer,
     ),
     "svr_rbf/diabetes": lambda: _sklearn(svm.SVR(), datasets.load_diabetes),
+    "column_transformer_one_hot/iris": lambda: _column_transformer(),
 }
 # The models whose probabilities come from libsvm's pairwise coupling, which stays in the fallback
 IN_FALLBACK = {"svc_probability/iris": {"SVMClassifier"}, "svc_probability_binary/breast_cancer": {"SVMClassifier"}}
@@ -104,3 +105,23 @@ def _string_labels() -> tuple[onnx.ModelProto, np.ndarray]:
     names = np.array(["setosa", "versicolor", "virginica"])[y]
     estimator = ensemble.RandomForestClassifier(n_estimators=8, random_state=0).fit(x, names)
     return skl2onnx.to_onnx(estimator, x[:1], target_opset=ML_OPSET), x
+
+
+def _column_transformer() -> tuple[onnx.ModelProto, np.ndarray]:
+    """Scaled numeric columns and one-hot encoded categorical ones (iris petal sizes rounded to whole numbers)
+    into a logistic regression: skl2onnx writes Gather, Cast and one OneHotEncoder per categorical column."""
+    x, y = _data(datasets.load_iris)
+    x[:, 2:] = np.round(x[:, 2:])
+    estimator = pipeline.make_pipeline(
+        compose.ColumnTransformer(
+            [
+                ("numeric", preprocessing.StandardScaler(), [0, 1]),
+                ("categorical", preprocessing.OneHotEncoder(handle_unknown="ignore"), [2, 3]),
+            ]
+        ),
+        linear_model.LogisticRegression(max_iter=500),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(x, y)
+        return skl2onnx.to_onnx(estimator, x[:1], target_opset=ML_OPSET), x

@@ -18,10 +18,17 @@ class Unsupported(Exception):
 
 
 class Emitter:
-    def __init__(self, node: NodeProto, opset: int, ranks: Callable[[str], int | None] = lambda name: None) -> None:
+    def __init__(
+        self,
+        node: NodeProto,
+        opset: int,
+        ranks: Callable[[str], int | None] = lambda name: None,
+        types: Callable[[str], int | None] = lambda name: None,
+    ) -> None:
         self.base = node.name or node.output[0]
         self.opset = opset
         self.rank = ranks  # a tensor's rank in the model being rewritten, None where unknown
+        self.type = types  # a tensor's element type (TensorProto.FLOAT, ...), None where unknown
         self.nodes: list[NodeProto] = []
         self.initializers: list[TensorProto] = []
         self._count = 0

@@ -32,13 +32,13 @@ class LowerOps:
             return PassResult(model, False)
         original, model = model, raise_opset(model, MIN_OPSET)
         graph, opset = model.graph, _default_opset(model)
-        nodes, modified, ranks = [], False, Ranks(model)
+        nodes, modified, facts = [], False, TensorFacts(model)
         for node in graph.node:
             lowering = self.lowerings.get(node.op_type) if node.domain == self.domain else None
             if lowering is None:
                 nodes.append(node)
                 continue
-            out = Emitter(node, opset, ranks)
+            out = Emitter(node, opset, facts.rank, facts.elem_type)
             try:
                 if opset < MIN_OPSET:
                     raise Unsupported(f"the model's opset {opset} is below {MIN_OPSET}")
@@ -82,31 +82,44 @@ def _default_opset(model: ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-class Ranks:
-    """Tensor ranks in a model, from its initializers and value infos; shape inference runs once, on the first
-    name they do not give."""
+class TensorFacts:
+    """Tensor ranks and element types in a model, from its initializers and value infos; shape inference runs
+    once, on the first name whose rank they do not give."""
 
     def __init__(self, model: ModelProto) -> None:
         self._model = model
-        self._known: dict[str, int] | None = None
+        self._known: dict[str, tuple[int | None, int]] | None = None
         self._inferred = False
 
-    def __call__(self, name: str) -> int | None:
+    def _lookup(self, name: str) -> tuple[int | None, int] | None:
         if self._known is None:
-            self._known = _ranks(self._model)
-        if name not in self._known and not self._inferred:
+            self._known = _facts(self._model)
+        if (name not in self._known or self._known[name][0] is None) and not self._inferred:
             self._inferred = True
             try:
-                self._known.update(_ranks(shape_inference.infer_shapes(self._model)))
+                inferred = _facts(shape_inference.infer_shapes(self._model))
             except Exception as exc:  # onnx raises C++ errors for what it cannot infer
-                log.info("shape inference for ranks failed: %s", exc)
+                log.info("shape inference for lowering failed: %s", exc)
+            else:
+                for key, (rank, elem_type) in inferred.items():
+                    old_rank, old_type = self._known.get(key, (None, 0))
+                    self._known[key] = (old_rank if rank is None else rank, old_type or elem_type)
         return self._known.get(name)
 
+    def rank(self, name: str) -> int | None:
+        found = self._lookup(name)
+        return found[0] if found else None
 
-def _ranks(model: ModelProto) -> dict[str, int]:
+    def elem_type(self, name: str) -> int | None:
+        found = self._lookup(name)
+        return found[1] if found and found[1] else None
+
+
+def _facts(model: ModelProto) -> dict[str, tuple[int | None, int]]:
     graph = model.graph
-    known = {t.name: len(t.dims) for t in graph.initializer}
+    known: dict[str, tuple[int | None, int]] = {t.name: (len(t.dims), t.data_type) for t in graph.initializer}
     for info in [*graph.input, *graph.value_info, *graph.output]:
-        if info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape"):
-            known.setdefault(info.name, len(info.type.tensor_type.shape.dim))
+        if info.type.HasField("tensor_type"):
+            tensor = info.type.tensor_type
+            known.setdefault(info.name, (len(tensor.shape.dim) if tensor.HasField("shape") else None, tensor.elem_type))
     return known

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ovaot.passes.lowering import LowerOps
-from ovaot.passes.ml import linear, svm, trees
+from ovaot.passes.ml import encoders, linear, svm, trees
 
 ML_DOMAIN = "ai.onnx.ml"
 
@@ -13,6 +13,12 @@ ML_LOWERING_PASSES = [
         "rewrite ai.onnx.ml Scaler, Normalizer and Binarizer as element-wise standard ops",
         ML_DOMAIN,
         {"Scaler": linear.lower_scaler, "Normalizer": linear.lower_normalizer, "Binarizer": linear.lower_binarizer},
+    ),
+    LowerOps(
+        "lower_ml_encoders",
+        "rewrite ai.onnx.ml OneHotEncoder and LabelEncoder over numeric keys as comparisons and gathers",
+        ML_DOMAIN,
+        {"OneHotEncoder": encoders.lower_one_hot_encoder, "LabelEncoder": encoders.lower_label_encoder},
     ),
     LowerOps(
         "lower_ml_linear",
