@@ -42,7 +42,15 @@ def test_enum_members_are_their_values_in_json_and_text():
     assert f"{SupportSource.LIVE_QUERY}" == str(SupportSource.LIVE_QUERY) == "live-query"
     assert PartitionKind.FALLBACK == "fallback" and {"fallback": 1}[PartitionKind.FALLBACK] == 1
     assert PlanMode.choices() == "single, hetero or multi"
-    assert {s.value for s in SupportSource} == {"live-query", "conversion", "table", "user", "forced", "validation"}
+    assert {s.value for s in SupportSource} == {
+        "live-query",
+        "conversion",
+        "table",
+        "user",
+        "forced",
+        "validation",
+        "known-defect",
+    }
 
 
 def test_reading_gives_enum_members_and_writes_the_same_bytes(manifest_text: str):

@@ -90,6 +90,11 @@ CASES: dict[str, tuple[str, dict[str, np.ndarray]]] = {
         "coefficients = [1.5, -0.5], rho = [0.25]> (x) }",
         {},
     ),
+    "lower_ml_encoders": (
+        "g (int64[2,3] x) => (int64[2,3] y) { y = ai.onnx.ml.LabelEncoder <keys_int64s = [1, 5, 3], "
+        "values_int64s = [10, 50, 30], default_int64 = -7> (x) }",
+        {},
+    ),
     "lower_ml_feature_extractor": (
         "g (float[2,3] x) => (float[2,2] y) { y = ai.onnx.ml.ArrayFeatureExtractor (x, i) }",
         {"i": np.array([2, 0], np.int64)},
@@ -211,6 +216,10 @@ CASES: dict[str, tuple[str, dict[str, np.ndarray]]] = {
             "z2": np.array(0, np.uint8),
         },
     ),
+    "guard_openvino_defects": (
+        'g (uint8[4] x, uint8[4] s) => (uint8[4] y) { y = BitShift <direction = "LEFT"> (x, s) }',
+        {},
+    ),
     "replace_einsum_with_matmul": (
         'g (float[2,3,4] a, float[2,4,5] b) => (float[2,3,5] y) { y = Einsum <equation = "bij,bjk->bik"> (a, b) }',
         {},
@@ -279,8 +288,8 @@ def test_pass_leaves_a_model_it_does_not_apply_to_alone(name: str):
 def test_switching_rule_disabled_beats_enabled_beats_level():
     registry = optimisation_passes()
     at = {level: {p.name for p in select_passes(registry, PassConfig(level=level))} for level in OptLevel}
-    lowering = {name for name in PASSES if name.startswith("lower_")}  # where ops run, not what they compute
-    assert len(lowering) == 6
+    lowering = {name for name in PASSES if name.startswith(("lower_", "guard_"))}  # where ops run, not what
+    assert len(lowering) == 8
     assert at[OptLevel.disable_all] == lowering
     assert at[OptLevel.basic] < at[OptLevel.extended] < at[OptLevel.all] == set(PASSES)
     assert "fuse_bn_into_conv" not in at[OptLevel.basic] and "fuse_bn_into_conv" in at[OptLevel.extended]

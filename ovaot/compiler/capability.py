@@ -18,6 +18,7 @@ import openvino as ov
 from onnx import ModelProto
 from openvino.frontend import FrontEndManager
 
+from ovaot.compiler.defects import Defect, defect_hits, initializer_values
 from ovaot.compiler.graph import GraphIndex
 from ovaot.errors import UsageError, first_line
 from ovaot.format.manifest import SupportSource
@@ -65,9 +66,12 @@ class CapabilityQuery:
         self, model: ModelProto, index: GraphIndex, converted: tuple[ov.Model, bool] | None = None
     ) -> list[Support]:
         """One Support per node of `index`, in node order; `converted` is convert() of the model if known."""
+        defects = [_defect_support(d) for d in defect_hits(index, initializer_values(model.graph))]
         return [
-            untransferable or live
-            for untransferable, live in zip(_untransferable_types(index), self._live_support(model, index, converted))
+            untransferable or defect or live
+            for untransferable, defect, live in zip(
+                _untransferable_types(index), defects, self._live_support(model, index, converted), strict=True
+            )
         ]
 
     def _live_support(
@@ -157,6 +161,13 @@ _UNTRANSFERABLE = {
         if hasattr(onnx.TensorProto, name)
     ),
 }
+
+
+def _defect_support(defect: Defect | None) -> Support | None:
+    if defect is None:
+        return None
+    reason = f"OpenVINO {defect.seen_on} computes {defect.op_type} wrong here (known defect): {defect.symptom}"
+    return Support(False, reason, SupportSource.KNOWN_DEFECT)
 
 
 def _untransferable_types(index: GraphIndex) -> list[Support | None]:

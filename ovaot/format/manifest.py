@@ -86,6 +86,7 @@ class SupportSource(StrEnum):
     USER = "user"  # --capabilities
     FORCED = "forced"  # --force-fallback
     VALIDATION = "validation"  # OpenVINO's result differed from onnx.reference's on sample inputs
+    KNOWN_DEFECT = "known-defect"  # ovaot's table of OpenVINO defects (ovaot/compiler/defects.py)
 
 
 class ArtifactRole(StrEnum):

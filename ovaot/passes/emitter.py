@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
@@ -17,21 +16,36 @@ class Unsupported(Exception):
     """A node this lowering leaves where it is (the fallback runs it), with the reason."""
 
 
+class Facts(Protocol):
+    """What a lowering may ask of the model it rewrites (ovaot.passes.lowering.TensorFacts)."""
+
+    def rank(self, name: str) -> int | None: ...
+
+    def elem_type(self, name: str) -> int | None: ...
+
+    def constant(self, name: str) -> np.ndarray | None: ...
+
+
 class Emitter:
-    def __init__(
-        self,
-        node: NodeProto,
-        opset: int,
-        ranks: Callable[[str], int | None] = lambda name: None,
-        types: Callable[[str], int | None] = lambda name: None,
-    ) -> None:
+    def __init__(self, node: NodeProto, opset: int, facts: Facts | None = None) -> None:
         self.base = node.name or node.output[0]
         self.opset = opset
-        self.rank = ranks  # a tensor's rank in the model being rewritten, None where unknown
-        self.type = types  # a tensor's element type (TensorProto.FLOAT, ...), None where unknown
+        self.facts = facts
         self.nodes: list[NodeProto] = []
         self.initializers: list[TensorProto] = []
         self._count = 0
+
+    def rank(self, name: str) -> int | None:
+        """A tensor's rank in the model being rewritten, None where unknown."""
+        return self.facts.rank(name) if self.facts else None
+
+    def type(self, name: str) -> int | None:
+        """A tensor's element type (TensorProto.FLOAT, ...), None where unknown."""
+        return self.facts.elem_type(name) if self.facts else None
+
+    def constant(self, name: str) -> np.ndarray | None:
+        """An initializer's value, None for anything else."""
+        return self.facts.constant(name) if self.facts else None
 
     def _name(self, hint: str) -> str:
         self._count += 1

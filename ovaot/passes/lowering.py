@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from onnx import ModelProto, NodeProto, helper, shape_inference, version_converter
+import numpy as np
+from onnx import ModelProto, NodeProto, TensorProto, helper, numpy_helper, shape_inference, version_converter
 
 from ovaot.passes.base import PassResult
 from ovaot.passes.emitter import MIN_OPSET, Emitter, Unsupported
@@ -25,12 +26,13 @@ class LowerOps:
     lowerings: Mapping[str, Lowering]  # op type in `domain` -> what writes its replacement
     opt_level: int = 0
     requires: tuple[str, ...] = ()
+    min_opset: int = MIN_OPSET  # the default-domain opset the lowerings write, raised to where needed
 
     def __call__(self, model: ModelProto) -> PassResult:
         graph = model.graph
         if not any(n.domain == self.domain and n.op_type in self.lowerings for n in graph.node):
             return PassResult(model, False)
-        original, model = model, raise_opset(model, MIN_OPSET)
+        original, model = model, raise_opset(model, self.min_opset)
         graph, opset = model.graph, _default_opset(model)
         nodes, modified, facts = [], False, TensorFacts(model)
         for node in graph.node:
@@ -38,10 +40,10 @@ class LowerOps:
             if lowering is None:
                 nodes.append(node)
                 continue
-            out = Emitter(node, opset, facts.rank, facts.elem_type)
+            out = Emitter(node, opset, facts)
             try:
-                if opset < MIN_OPSET:
-                    raise Unsupported(f"the model's opset {opset} is below {MIN_OPSET}")
+                if opset < self.min_opset:
+                    raise Unsupported(f"the model's opset {opset} is below {self.min_opset}")
                 lowering(node, out)
             except Unsupported as exc:
                 log.info("%s: %s %s stays in %s: %s", self.name, node.op_type, out.base, self.domain, exc)
@@ -53,7 +55,7 @@ class LowerOps:
         if modified:
             del graph.node[:]
             graph.node.extend(nodes)
-            if not any(n.domain == self.domain for n in graph.node):
+            if self.domain and not any(n.domain == self.domain for n in graph.node):
                 kept = [o for o in model.opset_import if o.domain != self.domain]
                 del model.opset_import[:]
                 model.opset_import.extend(kept)
@@ -90,6 +92,7 @@ class TensorFacts:
         self._model = model
         self._known: dict[str, tuple[int | None, int]] | None = None
         self._inferred = False
+        self._constants: dict[str, TensorProto] | None = None
 
     def _lookup(self, name: str) -> tuple[int | None, int] | None:
         if self._known is None:
@@ -113,6 +116,12 @@ class TensorFacts:
     def elem_type(self, name: str) -> int | None:
         found = self._lookup(name)
         return found[1] if found and found[1] else None
+
+    def constant(self, name: str) -> np.ndarray | None:
+        if self._constants is None:
+            self._constants = {t.name: t for t in self._model.graph.initializer}
+        tensor = self._constants.get(name)
+        return numpy_helper.to_array(tensor) if tensor is not None else None
 
 
 def _facts(model: ModelProto) -> dict[str, tuple[int | None, int]]:

@@ -13,6 +13,7 @@ from ovaot.passes.folding import FoldConstants, FoldShapes
 from ovaot.passes.ml import ML_LOWERING_PASSES
 from ovaot.passes.normalize import NORMALIZE_PASSES
 from ovaot.passes.onnxoptimizer_passes import ONNXOPTIMIZER_PASSES
+from ovaot.passes.openvino_defects import OPENVINO_DEFECT_PASS
 from ovaot.passes.qoperator import QOPERATOR_LOWERING_PASS
 
 
@@ -27,6 +28,7 @@ def optimisation_passes(fold_limit_bytes: int = 1 << 20) -> list[Pass]:
         *own_basic,
         *ML_LOWERING_PASSES,
         QOPERATOR_LOWERING_PASS,
+        OPENVINO_DEFECT_PASS,
         EliminateCommonSubexpression(),
         *later,
         FoldConstants(limit_bytes=fold_limit_bytes),
