@@ -87,12 +87,16 @@ def registered_ops(domains: set[str] | None = None) -> list[type]:
     return [cls for (domain, _), cls in _REGISTRY.items() if domains is None or domain in domains]
 
 
+# Ops outside the ONNX domains whose fallback kernels ship with ovaot (ovaot/engines/reference.py)
+BUILT_IN_KERNELS = frozenset({("com.microsoft", "Tokenizer")})
+
+
 def unregistered(nodes: Iterable[Any]) -> list[str]:
     """`domain.op_type` of the nodes (anything with .domain and .op_type) that only a missing kernel could run."""
     return sorted(
         {
             f"{n.domain}.{n.op_type}"
             for n in nodes
-            if n.domain not in STANDARD_DOMAINS and (n.domain, n.op_type) not in _REGISTRY
+            if n.domain not in STANDARD_DOMAINS and (n.domain, n.op_type) not in {*_REGISTRY, *BUILT_IN_KERNELS}
         }
     )

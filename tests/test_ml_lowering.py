@@ -304,3 +304,51 @@ def test_label_encoder_numeric_keys_against_onnxruntime(case, opset, tmp_path):
     reference = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_same(session.run(None, {"x": x}), reference.run(None, {"x": x}))
     assert session.placements[0].kind == "openvino"  # the keys are compared on the device
+
+
+def _corpus(seed: int, rows: int) -> np.ndarray:
+    words = (
+        "the cat sat on a mat Dogs and cats living together barked at red birds nothing here quick brown fox".split()
+    )
+    rng = np.random.default_rng(seed)
+    texts = [
+        " ".join(rng.choice(words, size=int(rng.integers(0, 9)))) + rng.choice(["", ",", "!", " ;"])
+        for _ in range(rows)
+    ]
+    return np.array(texts, dtype=object)
+
+
+@pytest.mark.parametrize("vectorizer", ["tfidf", "count_bigrams", "tfidf_trigrams_cased"])
+def test_text_pipelines_tokenize_in_the_fallback_and_classify_on_the_device(vectorizer, tmp_path):
+    """skl2onnx's text vectorizers write com.microsoft.Tokenizer; the locale option is C.UTF-8 because
+    onnxruntime's StringNormalizer fails to build with its default en_US.UTF-8 on a host without that locale."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import StringTensorType
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = _corpus(0, 120)
+    labels = np.array([("cat" in t) + ("dog" in t.lower()) for t in texts])
+    make = {
+        "tfidf": lambda: TfidfVectorizer(),
+        "count_bigrams": lambda: CountVectorizer(ngram_range=(1, 2)),
+        "tfidf_trigrams_cased": lambda: TfidfVectorizer(lowercase=False, ngram_range=(1, 3)),
+    }[vectorizer]
+    vectorize = make()
+    pipe = make_pipeline(vectorize, LogisticRegression(max_iter=500)).fit(texts, labels)
+    model = convert_sklearn(
+        pipe,
+        initial_types=[("text", StringTensorType([None, 1]))],
+        target_opset={"": 17, "ai.onnx.ml": 3},
+        options={id(vectorize): {"locale": "C.UTF-8"}},
+    )
+    assert "Tokenizer" in {n.op_type for n in model.graph.node if n.domain == "com.microsoft"}
+    result, session = compile_and_load(model, tmp_path)
+    reference = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {"text": _corpus(1, ROWS).reshape(-1, 1)}
+    assert_same(session.run(None, feed), reference.run(None, feed))
+    string_ops = {"Tokenizer", "StringNormalizer", "TfIdfVectorizer", "Flatten", "Reshape", "ZipMap", "Gather"}
+    in_fallback = {n.op_type for p in result.manifest.partitions if p.kind == "fallback" for n in p.nodes or []}
+    assert in_fallback <= string_ops, in_fallback - string_ops
+    assert "LinearClassifier" in {n.op_type for n in model.graph.node}  # lowered: it runs on the device

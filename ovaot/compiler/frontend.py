@@ -12,7 +12,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
-from ovaot.compiler.type_inference import complete_element_types, refine_if_shapes
+from ovaot.compiler.type_inference import complete_element_types, refine_if_shapes, refine_tokenizer_shapes
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
 from ovaot.passes.weights import weights_aside
@@ -80,8 +80,8 @@ def infer_shapes(model: ModelProto, name: str) -> ModelProto:
         model = inferred
     except Exception as exc:  # shape inference is an aid, not a gate
         log.warning("%s: shape inference failed, continuing without it: %s", name, exc)
-    if refine_if_shapes(model):
-        return infer_shapes(model, name)  # what follows the If can now be inferred too
+    if refine_if_shapes(model) or refine_tokenizer_shapes(model):
+        return infer_shapes(model, name)  # what follows the If or the Tokenizer can now be inferred too
     complete_element_types(model)
     return model
 

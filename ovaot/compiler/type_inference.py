@@ -125,3 +125,26 @@ def _branch_output_types(
     types = {v.name: v.type for v in [*inferred.graph.output, *inferred.graph.value_info]}
     found = [types.get(o.name) for o in branch.output]
     return None if any(t is None for t in found) else found
+
+
+def refine_tokenizer_shapes(model: ModelProto) -> int:
+    """Give com.microsoft Tokenizer outputs (no ONNX schema) their type and rank: strings, one axis more than
+    the input, so that shape inference can carry ranks through what follows (TfIdfVectorizer, ...) and the
+    device takes it. Returns how many value_infos were added."""
+    graph = model.graph
+    typed = {v.name: v for v in [*graph.input, *graph.value_info, *graph.output]}
+    added = 0
+    for node in graph.node:
+        if (node.domain, node.op_type) != ("com.microsoft", "Tokenizer") or not node.output[0]:
+            continue
+        source, result = typed.get(node.input[0]), typed.get(node.output[0])
+        if source is None or not _has_shape(source) or (result is not None and _has_shape(result)):
+            continue
+        rank = len(source.type.tensor_type.shape.dim) + 1
+        dims = [f"{node.output[0]}_{axis}" for axis in range(rank)]
+        info = helper.make_tensor_value_info(node.output[0], onnx.TensorProto.STRING, dims)
+        if result is not None and result in graph.value_info:
+            graph.value_info.remove(result)
+        graph.value_info.append(info)
+        added += 1
+    return added

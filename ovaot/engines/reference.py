@@ -1,5 +1,5 @@
 """Kernels that replace onnx.reference's where it computes something other than the ONNX specification, and
-kernels for standard ops it lacks (ZipMap), and onnxruntime's SVMClassifier.
+kernels for ops it lacks (ZipMap, onnxruntime's Tokenizer), and onnxruntime's SVMClassifier.
 
 Both users of onnx.reference take them: the fallback runner and build-time validation (which would otherwise
 move correct OpenVINO nodes to a wrong fallback). Imported only where onnx.reference is.
@@ -7,12 +7,15 @@ move correct OpenVINO nodes to a wrong fallback). Imported only where onnx.refer
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from onnx import ModelProto, helper
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 from onnx.reference.ops.aionnxml.op_svm_classifier import SVMClassifier as _ReferenceSVMClassifier
 from onnx.reference.ops.op_loop import Loop as _ReferenceLoop
+from onnx.reference.ops.op_string_normalizer import StringNormalizer as _ReferenceStringNormalizer
 
 
 class BatchNormalization(OpRun):
@@ -193,10 +196,51 @@ def _couple(scores: np.ndarray, pairs: list, classes: int, prob_a: list, prob_b:
     return p
 
 
+class Tokenizer(OpRun):
+    """onnxruntime's com.microsoft Tokenizer, which skl2onnx's text vectorizers emit: each string split into the
+    matches of `tokenexp` (or the pieces between `separators`), tokens shorter than `mincharnum` dropped, wrapped
+    in start and end marks (\\x02 and \\x03) with `mark`, and padded with `pad_value` to the longest row; one more
+    axis than the input, of length 0 when no row has a token."""
+
+    op_domain = "com.microsoft"
+
+    def _run(self, x, mark=0, mincharnum=1, pad_value="#", separators=None, tokenexp=None):  # type: ignore[override]
+        if tokenexp:
+            pattern = re.compile(tokenexp.decode() if isinstance(tokenexp, bytes) else tokenexp)
+            split = pattern.findall
+        else:
+            pieces = [s.decode() if isinstance(s, bytes) else s for s in separators or []]
+            joined = re.compile("|".join(f"(?:{p})" for p in pieces)) if pieces else None
+            split = joined.split if joined else (lambda text: [text])
+        pad = pad_value.decode() if isinstance(pad_value, bytes) else pad_value
+        strings = np.asarray(x, dtype=object)
+        rows = []
+        for text in strings.ravel():
+            tokens = [t for t in split(str(text)) if len(t) >= max(mincharnum, 1)]
+            rows.append(["\x02", *tokens, "\x03"] if mark else tokens)
+        width = max((len(r) for r in rows), default=0)
+        y = np.full((len(rows), width), pad, dtype=object)
+        for i, row in enumerate(rows):
+            y[i, : len(row)] = row
+        return (y.reshape((*strings.shape, width)),)
+
+
+class StringNormalizer(_ReferenceStringNormalizer):
+    """StringNormalizer that keeps empty strings, as the specification and onnxruntime do (onnx.reference drops
+    them, and a text pipeline loses the rows whose text is empty). Without stopwords it only changes case."""
+
+    def _run(self, x, case_change_action=None, is_case_sensitive=None, locale=None, stopwords=None):  # type: ignore[override]
+        if stopwords:
+            return super()._run(x, case_change_action, is_case_sensitive, locale, stopwords)
+        change = {"LOWER": str.lower, "UPPER": str.upper}.get(case_change_action or "NONE", str)
+        return (np.vectorize(lambda text: change(str(text)), otypes=[object])(np.asarray(x, dtype=object)),)
+
+
 def reference_fixes(model: ModelProto) -> list[type[OpRun]]:
     """The replacement kernels that apply to `model` (by its default-domain opset)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    return [Loop, ZipMap, SVMClassifier, *([BatchNormalization] if 9 <= opset < 14 else [])]
+    fixes = [Loop, ZipMap, SVMClassifier, Tokenizer, StringNormalizer]
+    return [*fixes, *([BatchNormalization] if 9 <= opset < 14 else [])]
 
 
 def reference_evaluator(model: ModelProto, extra_ops: list[type[OpRun]] | None = None) -> ReferenceEvaluator:
