@@ -48,6 +48,7 @@ def test_converted_models_run_on_openvino_and_match_onnxruntime(name: str, tmp_p
     in_fallback = {n.op_type for p in result.manifest.partitions if p.kind == "fallback" for n in p.nodes or []}
     ml_ops = {n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml"} - {"ZipMap", *IN_FALLBACK.get(name, ())}
     assert not ml_ops & in_fallback, f"{sorted(ml_ops & in_fallback)} ran in the fallback"
+    assert set(result.manifest.lowered) == {f"ai.onnx.ml.{op}" for op in ml_ops}  # what inspect shows
     fallback_nodes = [n for p in result.manifest.partitions if p.kind == "fallback" for n in p.nodes or []]
     if name not in IN_FALLBACK:  # one crossing at most: the device, then ZipMap or string labels
         assert len(result.manifest.partitions) <= 2, [(p.kind, len(p.nodes or [])) for p in result.manifest.partitions]

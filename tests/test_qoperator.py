@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
+import ovaot
 from ovaot.format.manifest import PartitionKind
 
 from helpers import compile_and_load
@@ -188,3 +191,15 @@ def test_a_quantized_network_runs_whole_on_openvino_within_one_step_of_onnxrunti
     contrib = {n.op_type for n in quantized.graph.node if n.domain == "com.microsoft"}
     assert len(contrib) >= 7, contrib
     _assert_like_onnxruntime(quantized, inputs, tmp_path)
+
+
+def test_inspect_shows_the_lowered_contrib_ops(tmp_path):
+    model, inputs = CASES["QLinearSigmoid"]
+    quantized = _quantize(model, inputs, tmp_path)
+    package = tmp_path / "sigmoid.ovpkg"
+    ovaot.compile(quantized, "CPU", package)
+    shown = subprocess.run(
+        [sys.executable, "-m", "ovaot", "inspect", str(package)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "lowered to standard ONNX ops: com.microsoft.QLinearSigmoid" in shown
+    assert "lower_qoperator" in shown

@@ -43,6 +43,8 @@ def package_report(manifest: Manifest) -> dict[str, Any]:
         "openvino_version": manifest.openvino_version,
         "source": {"name": manifest.source_name, "digest": manifest.source_digest},
         "options": manifest.options,
+        "rewrites": manifest.rewrites,
+        "lowered": manifest.lowered,
         "partitions": plans[0]["partitions"],
         "plans": plans,
         "size": sum(m.size for m in manifest.members.values()),
@@ -55,6 +57,10 @@ def package_lines(manifest: Manifest) -> list[str]:
         f"target {report['target']}, built by ovaot {report['ovaot_version']} with OpenVINO "
         f"{report['openvino_version']}, {report['size']} bytes"
     ]
+    if report["lowered"]:
+        lines.append(f"lowered to standard ONNX ops: {', '.join(report['lowered'])}")
+    if report["rewrites"]:
+        lines.append(f"passes that rewrote the model: {', '.join(report['rewrites'])}")
     for plan in report["plans"]:
         label = "the target as asked" if plan["name"] == "target" else "runs where the target's devices are absent"
         lines.append(f"plan {plan['name']} ({plan['mode']}: {', '.join(plan['devices'])}; {label})")

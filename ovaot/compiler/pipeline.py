@@ -84,17 +84,28 @@ def compile(
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
     with _Exporters(options.reproducible) as exporters:  # a worker starts now, while the model is loaded
         loaded = frontend.load_model(model, digest)
+        before = _op_types(loaded.model)
         optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
         log.info("passes that changed the model: %s", ", ".join(changed) or "none")
         # passes consume their input; frontend.load_model inferred the shapes of the model as it was
         loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name) if changed else optimised)
         manifest, members = build_package(loaded, parsed, options, exporters, temps, progress)
+        manifest = replace(manifest, rewrites=changed, lowered=_lowered(before, loaded.model))
     if temps is not None:
         temps.manifest(manifest)
     write_package(output, manifest, members, signing_key=sign)
     result = CompileResult(output=Path(output), manifest=manifest)
     log.info("%s", result.summary())
     return result
+
+
+def _op_types(model: ModelProto) -> set[str]:
+    return {f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type for n in model.graph.node}
+
+
+def _lowered(before: set[str], model: ModelProto) -> list[str]:
+    """The ops of other domains (ai.onnx.ml, com.microsoft) that the passes rewrote away entirely."""
+    return sorted(op for op in before - _op_types(model) if "." in op)
 
 
 def build_package(

@@ -13,7 +13,7 @@ from typing import Any
 from ovaot.errors import PackageError
 
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 1  # 1.1: Partition.input_ports, BLAKE3 digests (Member.blake3, source_digest)
+SCHEMA_MINOR = 2  # 1.1: Partition.input_ports, BLAKE3 digests; 1.2: Manifest.rewrites and .lowered
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 UNDERSTOOD_MAJORS = (1,)
 
@@ -203,6 +203,8 @@ class Manifest:
     outputs: list[ValueInfo]
     plans: list[Plan]
     members: dict[str, Member]
+    rewrites: list[str] = field(default_factory=list, metadata=OPTIONAL)  # passes that changed the model, in order
+    lowered: list[str] = field(default_factory=list, metadata=OPTIONAL)  # domain.op types rewritten as standard ops
 
     @property
     def partitions(self) -> list[Partition]:
