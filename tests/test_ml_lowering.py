@@ -353,3 +353,83 @@ def test_text_pipelines_tokenize_in_the_fallback_and_classify_on_the_device(vect
     in_fallback = {n.op_type for p in result.manifest.partitions if p.kind == "fallback" for n in p.nodes or []}
     assert in_fallback <= string_ops, in_fallback - string_ops
     assert "LinearClassifier" in {n.op_type for n in model.graph.node}  # lowered: it runs on the device
+
+
+def _tree_ensemble_5(seed: int, trees: int, features: int, targets: int, **extra) -> onnx.ModelProto:
+    """Random full trees as ai.onnx.ml TreeEnsemble (opset 5): branch nodes and leaves in separate arrays."""
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes: dict[str, list] = {k: [] for k in ("feature", "split", "mode", "true", "true_leaf", "false", "false_leaf")}
+    missing, leaf_target, leaf_weight, roots = [], [], [], []
+    for _ in range(trees):
+        depth = int(rng.integers(1, 5))
+        branches, base, leaf_base = 2**depth - 1, len(nodes["split"]), len(leaf_target)
+        roots.append(base)
+        for i in range(branches):
+            nodes["feature"].append(int(rng.integers(features)))
+            nodes["split"].append(float(np.round(rng.normal(), 1)))
+            nodes["mode"].append(int(rng.integers(6)))
+            missing.append(int(rng.integers(2)))
+            for side, child in (("true", 2 * i + 1), ("false", 2 * i + 2)):
+                leaf = child >= branches
+                nodes[side].append(leaf_base + child - branches if leaf else base + child)
+                nodes[f"{side}_leaf"].append(int(leaf))
+        for _ in range(branches + 1):
+            leaf_target.append(int(rng.integers(targets)))
+            leaf_weight.append(float(rng.normal()))
+    node = helper.make_node(
+        "TreeEnsemble",
+        ["x"],
+        ["y"],
+        domain="ai.onnx.ml",
+        nodes_featureids=nodes["feature"],
+        nodes_splits=numpy_helper.from_array(np.array(nodes["split"], np.float32)),
+        nodes_modes=numpy_helper.from_array(np.array(nodes["mode"], np.uint8)),
+        nodes_truenodeids=nodes["true"],
+        nodes_trueleafs=nodes["true_leaf"],
+        nodes_falsenodeids=nodes["false"],
+        nodes_falseleafs=nodes["false_leaf"],
+        nodes_missing_value_tracks_true=missing,
+        leaf_targetids=leaf_target,
+        leaf_weights=numpy_helper.from_array(np.array(leaf_weight, np.float32)),
+        tree_roots=roots,
+        n_targets=targets,
+        **extra,
+    )
+    graph = helper.make_graph(
+        [node],
+        "trees5",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, targets])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize(("aggregate", "transform"), [(1, 0), (0, 2), (2, 0), (3, 1), (1, 3)])
+def test_tree_ensemble_opset_5_every_aggregate_and_transform(aggregate, transform, strategy, tmp_path, monkeypatch):
+    """The transform as the ONNX specification numbers it (1 SOFTMAX, 2 LOGISTIC, 3 SOFTMAX_ZERO), applied to
+    onnxruntime's untransformed scores: onnxruntime 1.32 reads the enum otherwise for this op (2 gives a softmax)
+    and skips LOGISTIC for one target (microsoft/onnxruntime#26596, #24862)."""
+    _use(strategy, monkeypatch)
+    seed = aggregate * 5 + transform
+    model = _tree_ensemble_5(seed, 8, 5, 3, aggregate_function=aggregate, post_transform=transform)
+    untransformed = _tree_ensemble_5(seed, 8, 5, 3, aggregate_function=aggregate, post_transform=0)
+    x = _features(4, 5)
+    (scores,) = onnxruntime.InferenceSession(untransformed.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x}
+    )
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    if transform == 3:  # SOFTMAX_ZERO: zero scores take no share
+        exp = np.where(scores == 0, 0, exp)
+    want = {0: scores, 1: exp / exp.sum(axis=1, keepdims=True), 2: 1 / (1 + np.exp(-scores))}.get(transform)
+    if transform == 3:
+        total = exp.sum(axis=1, keepdims=True)
+        want = np.where(total == 0, 0.5, exp / np.where(total == 0, 1, total))
+    _, session = compile_and_load(model, tmp_path)
+    assert [p.kind for p in session.placements] == ["openvino"]
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-5)

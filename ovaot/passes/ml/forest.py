@@ -118,3 +118,45 @@ def _depth(roots: np.ndarray, true_child: np.ndarray, false_child: np.ndarray, l
             deepest = level
         frontier = [int(c) for g in branches for c in (true_child[g], false_child[g])]
     return deepest
+
+
+def read_tree_ensemble(attrs: dict[str, Any]) -> Forest:
+    """ai.onnx.ml TreeEnsemble (opset 5): branch nodes and leaves in separate arrays; leaves are numbered after
+    the branch nodes here. Set membership (mode 6) is not lowered."""
+    splits = np.asarray(attrs["nodes_splits"])
+    if splits.dtype != np.float32 or np.asarray(attrs["leaf_weights"]).dtype != np.float32:
+        raise Unsupported("double splits or weights are not lowered")
+    modes = np.asarray(attrs["nodes_modes"]).astype(np.int64)
+    if (modes > 5).any():
+        raise Unsupported("set membership (BRANCH_MEMBER) is not lowered")
+    branches, leaves = len(splits), len(attrs["leaf_targetids"])
+
+    def child(ids: str, is_leaf: str) -> np.ndarray:
+        index = np.asarray(attrs[ids], np.int64)
+        leaf = np.asarray(attrs.get(is_leaf) or [0] * branches, bool)
+        target = np.where(leaf, branches + index, index)
+        if (target < 0).any() or (target >= branches + leaves).any():
+            raise Unsupported(f"{ids} names a node that does not exist")
+        return target
+
+    own = np.arange(branches, branches + leaves, dtype=np.int64)
+    true_child = np.concatenate([child("nodes_truenodeids", "nodes_trueleafs"), own])
+    false_child = np.concatenate([child("nodes_falsenodeids", "nodes_falseleafs"), own])
+    is_leaf = np.concatenate([np.zeros(branches, bool), np.ones(leaves, bool)])
+    roots = np.asarray(attrs["tree_roots"], np.int64)
+    missing = np.asarray(attrs.get("nodes_missing_value_tracks_true") or [0] * branches, bool)
+    weights = np.asarray(attrs["leaf_weights"], np.float32)
+    return Forest(
+        roots=roots,
+        feature=np.concatenate([np.asarray(attrs["nodes_featureids"], np.int64), np.zeros(leaves, np.int64)]),
+        threshold=np.concatenate([splits, np.zeros(leaves, np.float32)]),
+        true_child=true_child,
+        false_child=false_child,
+        mode=np.concatenate([modes, np.full(leaves, -1, np.int64)]),
+        missing_goes_true=np.concatenate([missing, np.zeros(leaves, bool)]),
+        leaf_weights=[
+            (branches + j, int(k), float(w))
+            for j, (k, w) in enumerate(zip(attrs["leaf_targetids"], weights, strict=True))
+        ],
+        depth=_depth(roots, true_child, false_child, is_leaf),
+    )

@@ -38,7 +38,11 @@ ML_LOWERING_PASSES = [
         "rewrite ai.onnx.ml tree ensembles as gathers (Hummingbird's tree traversal; perfect-tree traversal for "
         "shallow ensembles)",
         ML_DOMAIN,
-        {"TreeEnsembleClassifier": trees.lower_classifier, "TreeEnsembleRegressor": trees.lower_regressor},
+        {
+            "TreeEnsembleClassifier": trees.lower_classifier,
+            "TreeEnsembleRegressor": trees.lower_regressor,
+            "TreeEnsemble": trees.lower_tree_ensemble,
+        },
     ),
     LowerOps(  # last: the models before it lowered, shape inference gives the ranks it needs
         "lower_ml_feature_extractor",

@@ -14,7 +14,7 @@ import numpy as np
 from onnx import NodeProto
 
 from ovaot.passes.emitter import INT64, Emitter, Unsupported, attributes
-from ovaot.passes.ml.forest import BRANCH_MODES, Forest, read_forest
+from ovaot.passes.ml.forest import BRANCH_MODES, Forest, read_forest, read_tree_ensemble
 from ovaot.passes.ml.transforms import post_transform
 
 GEMM_MAX_DEPTH = 0  # ensembles no deeper than this take GEMM; 0: none do (see above)
@@ -205,8 +205,9 @@ def aggregate_scores(out: Emitter, x: str, forest: Forest, columns: int, aggrega
         per_tree = out.op("Gather", out.const(values, "leaf_values"), reached)
         op_type = {"SUM": "ReduceSum", "AVERAGE": "ReduceSum", "MIN": "ReduceMin", "MAX": "ReduceMax"}[aggregate]
         total = out.reduce(op_type, per_tree, axis=1)
-        if aggregate in ("MIN", "MAX"):  # a column no tree scored is 0
-            total = out.op("Where", out.op("IsInf", total), out.const(np.float32(0), "zero"), total)
+        if aggregate in ("MIN", "MAX"):  # a column no tree scored is 0; OpenVINO may turn the inf into float max
+            unscored = out.op("GreaterOrEqual", out.op("Abs", total), out.const(np.float32(1e38), "huge"))
+            total = out.op("Where", unscored, out.const(np.float32(0), "zero"), total)
     if aggregate == "AVERAGE":
         total = out.op("Div", total, out.const(np.float32(len(forest.roots)), "trees"))
     return total
@@ -225,6 +226,16 @@ def lower_regressor(node: NodeProto, out: Emitter) -> None:
     forest = read_forest(attrs, "target")
     scores = _base(out, aggregate_scores(out, node.input[0], forest, int(attrs.get("n_targets", 1)), aggregate), attrs)
     post_transform(out, scores, attrs.get("post_transform", "NONE"), result=node.output[0])
+
+
+def lower_tree_ensemble(node: NodeProto, out: Emitter) -> None:
+    """TreeEnsemble (ai.onnx.ml opset 5): one output of n_targets columns, aggregate and transform as enums."""
+    attrs = attributes(node)
+    aggregate = ("AVERAGE", "SUM", "MIN", "MAX")[int(attrs.get("aggregate_function", 1))]
+    transform = ("NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT")[int(attrs.get("post_transform", 0))]
+    forest = read_tree_ensemble(attrs)
+    scores = aggregate_scores(out, node.input[0], forest, int(attrs["n_targets"]), aggregate)
+    post_transform(out, scores, transform, result=node.output[0])
 
 
 def lower_classifier(node: NodeProto, out: Emitter) -> None:
