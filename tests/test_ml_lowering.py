@@ -123,12 +123,8 @@ STRATEGIES = ["perfect traversal", "traversal", "gemm"]
 
 
 def _use(strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lower tree ensembles by `strategy`: perfect-tree traversal (the default for these shallow trees, whose
-    shallower members are padded), plain traversal, or GEMM (which takes SUM and AVERAGE, else traversal)."""
-    if strategy == "traversal":
-        monkeypatch.setattr(trees, "PERFECT_MAX_SLOTS", 0)
-    elif strategy == "gemm":
-        monkeypatch.setattr(trees, "GEMM_MAX_DEPTH", 8)
+    """Lower every tree ensemble by `strategy` (GEMM takes SUM and AVERAGE only, traversal the rest)."""
+    monkeypatch.setattr(trees, "FORCED", {"perfect traversal": "perfect"}.get(strategy, strategy))
 
 
 def _compare(model: onnx.ModelProto, x: np.ndarray, tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
-"""Tree ensembles as standard ONNX: tree traversal (gathers, one step per tree level) or GEMM (three batched
-matrix products), the two strategies of Hummingbird (Nakandala et al., OSDI 2020).
+"""Tree ensembles as standard ONNX by the strategies of Hummingbird (Nakandala et al., OSDI 2020): tree
+traversal (gathers, one step per tree level), perfect-tree traversal (the trees padded to full depth, so a step
+needs two gathers fewer), or GEMM (three batched matrix products).
 
-Traversal is the default, by measurement (artifacts/ml.md): on OpenVINO's CPU plugin it was as fast as GEMM or
-faster on every ensemble measured, shallow gradient boosting included, and GEMM was 4-5x slower on random
-forests, whose path matrix grows with 4^depth.
+Chosen by measurement (artifacts/ml.md, python -m benchmarks.ml). On OpenVINO's CPU plugin every gather costs
+~7 us per run with a dynamic batch (1.5 us with a static one; element-wise ops fuse and cost nothing), so the
+step count decides: GEMM was 8-30% faster on deep but small ensembles (LightGBM at depth 7-10, a depth-8 random
+forest: path matrices of at most 6,000 entries) and 1.2-8x slower elsewhere (shallow boosting, deep random forests
+whose path matrix grows with 4^depth); perfect-tree traversal was 2-20% faster than plain traversal where the
+padded trees stay small.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from ovaot.passes.emitter import INT64, Emitter, Unsupported, attributes
 from ovaot.passes.ml.forest import BRANCH_MODES, Forest, read_forest, read_tree_ensemble
 from ovaot.passes.ml.transforms import post_transform
 
-GEMM_MAX_DEPTH = 0  # ensembles no deeper than this take GEMM; 0: none do (see above)
-GEMM_MAX_PATH_ENTRIES = 1 << 22
+GEMM_MIN_DEPTH = 6  # GEMM for ensembles at least this deep whose path matrix is small (see above)
+GEMM_MAX_PATH_ENTRIES = 1 << 16
 PERFECT_MAX_SLOTS = 1 << 16  # trees x 2^depth at the last level, past which plain traversal is taken
+FORCED: str | None = None  # "gemm", "perfect" or "traversal" for every ensemble (tests and benchmarks compare)
 
 _COMPARE = {
     "BRANCH_LEQ": ("LessOrEqual", False),
@@ -185,19 +190,28 @@ def gemm(out: Emitter, x: str, forest: Forest, leaf_values: np.ndarray) -> str:
     return out.reduce("ReduceSum", out.op("MatMul", reached, out.const(values, "values")), axis=0)
 
 
-def uses_gemm(forest: Forest, aggregate: str) -> bool:
-    shallow = 0 < forest.depth <= GEMM_MAX_DEPTH
-    return aggregate in ("SUM", "AVERAGE") and shallow and gemm_size(forest) <= GEMM_MAX_PATH_ENTRIES
+def strategy(forest: Forest, aggregate: str) -> str:
+    """ "gemm", "perfect" or "traversal" for this ensemble (GEMM takes only SUM and AVERAGE)."""
+    gemm_fits = aggregate in ("SUM", "AVERAGE") and forest.depth > 0
+    perfect_fits = forest.depth > 0 and perfect_size(forest) <= PERFECT_MAX_SLOTS
+    if FORCED == "gemm" and gemm_fits:
+        return "gemm"
+    if FORCED in ("gemm", "perfect", "traversal"):
+        return "perfect" if FORCED == "perfect" and perfect_fits else "traversal"
+    if gemm_fits and forest.depth >= GEMM_MIN_DEPTH and gemm_size(forest) <= GEMM_MAX_PATH_ENTRIES:
+        return "gemm"
+    return "perfect" if perfect_fits else "traversal"
 
 
 def aggregate_scores(out: Emitter, x: str, forest: Forest, columns: int, aggregate: str) -> str:
     """(N, columns) float: the ensemble's aggregated leaf weights, before base values."""
     x = out.cast(x)
     values = forest.leaf_values(columns, aggregate)
-    if uses_gemm(forest, aggregate):
+    chosen = strategy(forest, aggregate)
+    if chosen == "gemm":
         total = gemm(out, x, forest, values)
     else:
-        if 0 < forest.depth and perfect_size(forest) <= PERFECT_MAX_SLOTS:
+        if chosen == "perfect":
             reached, leaves = traverse_perfect(out, x, forest)
             values = values[leaves]
         else:
