@@ -168,3 +168,41 @@ def test_read_capabilities_takes_device_op_booleans_and_refuses_anything_else(tm
             read_capabilities(path)
     with pytest.raises(UsageError, match="cannot read it as JSON"):
         read_capabilities(tmp_path / "missing.json")
+
+
+def test_a_node_the_frontend_cannot_convert_says_what_the_frontend_said(tmp_path):
+    """An STFT of dynamic length is not an op OpenVINO lacks: its frontend wants a static signal. The reason says
+    so, and the fallback computes it as onnxruntime does."""
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    import ovaot
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["audio"], ["signal"]),
+            helper.make_node("STFT", ["signal", "step", "window", "length"], ["spectrum"], onesided=1),
+        ],
+        "stft",
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, "samples", 1])],
+        [helper.make_tensor_value_info("spectrum", TensorProto.FLOAT, [1, None, 9, 2])],
+        [
+            helper.make_tensor("step", TensorProto.INT64, [], [8]),
+            helper.make_tensor("window", TensorProto.FLOAT, [16], np.hanning(16).tolist()),
+            helper.make_tensor("length", TensorProto.INT64, [], [16]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    result = ovaot.compile(model, "CPU", tmp_path / "stft.ovpkg")
+    (stft,) = [n for p in result.manifest.partitions for n in p.nodes if n.op_type == "STFT"]
+    assert "Shape of signal input must be static" in stft.reason, stft.reason
+    session = ovaot.load(tmp_path / "stft.ovpkg")
+    reference = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for samples in (64, 101):
+        audio = np.random.default_rng(samples).standard_normal((1, samples, 1)).astype(np.float32)
+        np.testing.assert_allclose(
+            session.run(None, {"audio": audio})[0],
+            reference.run(None, {"audio": audio})[0],
+            rtol=1e-4,
+            atol=1e-4,
+        )

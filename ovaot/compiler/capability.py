@@ -96,9 +96,7 @@ class CapabilityQuery:
             op = _op_name(node)
             ops = verdicts.get(node_id, [])
             if any(type_name == _FRAMEWORK_NODE for type_name, _ in ops):
-                result.append(
-                    Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", SupportSource.CONVERSION)
-                )
+                result.append(_unconverted(node_id, index, model, op))
             elif all(ok for _, ok in ops):
                 result.append(
                     Support(True, f"{self.device} plugin supports {op} (query_model)", SupportSource.LIVE_QUERY)
@@ -126,7 +124,7 @@ class CapabilityQuery:
         except RuntimeError as exc:
             return Support(False, f"OpenVINO cannot convert {op}: {first_line(exc)}", SupportSource.CONVERSION)
         if was_partial:
-            return Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", SupportSource.CONVERSION)
+            return _unconverted(node_id, index, model, op)
         wanted = {op.get_friendly_name() for op in ov_model.get_ordered_ops() if op.get_type_name() != "Result"}
         if wanted <= self._query(ov_model):
             return Support(
@@ -140,8 +138,15 @@ class CapabilityQuery:
                 "(query_model, node alone)",
                 SupportSource.LIVE_QUERY,
             )
+        try:  # what the plugin says when asked to compile it: the query gives no reason
+            self.core.compile_model(ov_model, self.device, self.config)
+            said = "it compiles alone, yet the query refuses it"
+        except RuntimeError as exc:
+            said = openvino_message(str(exc)) or first_line(exc)
         return Support(
-            False, f"{self.device} plugin does not support {op} (query_model, node alone)", SupportSource.LIVE_QUERY
+            False,
+            f"{self.device} plugin does not support {op} (query_model, node alone): {said}",
+            SupportSource.LIVE_QUERY,
         )
 
 
@@ -161,6 +166,37 @@ _UNTRANSFERABLE = {
         if hasattr(onnx.TensorProto, name)
     ),
 }
+
+
+def _unconverted(node_id: int, index: GraphIndex, model: ModelProto, op: str) -> Support:
+    """Why the frontend left a node unconverted: its own message where it has one (converting the node alone),
+    not only "no conversion" (an STFT of dynamic length says its signal must be static with rank 3)."""
+    message = None
+    single, _, _ = index.extract(model, [node_id], "single_node")
+    try:
+        ov.Core().read_model(single.SerializeToString())
+    except RuntimeError as exc:
+        message = conversion_message(str(exc))
+    if message:
+        return Support(False, f"OpenVINO's ONNX frontend cannot convert {op}: {message}", SupportSource.CONVERSION)
+    return Support(False, f"OpenVINO's ONNX frontend has no conversion for {op}", SupportSource.CONVERSION)
+
+
+def conversion_message(error: str) -> str | None:
+    """The first line of what a conversion failure says about the op, past OpenVINO's check boilerplate; None
+    where the frontend simply has no conversion rule."""
+    if "with a message:" not in error:
+        return None
+    return openvino_message(error.split("with a message:", 1)[1].split("\n\n", 1)[0])
+
+
+def openvino_message(error: str) -> str | None:
+    """The first line of an OpenVINO error that is not where it was raised or which check failed."""
+    for line in error.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Check '", "While validating", "Exception from", "[ GENERAL_ERROR ]")):
+            return line
+    return None
 
 
 def _defect_support(defect: Defect | None) -> Support | None:
