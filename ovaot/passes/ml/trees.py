@@ -3,11 +3,11 @@ traversal (gathers, one step per tree level), perfect-tree traversal (the trees 
 needs two gathers fewer), or GEMM (three batched matrix products).
 
 Chosen by measurement (artifacts/ml.md, python -m benchmarks.ml). On OpenVINO's CPU plugin every gather costs
-~7 us per run with a dynamic batch (1.5 us with a static one; element-wise ops fuse and cost nothing), so the
-step count decides: GEMM was 8-30% faster on deep but small ensembles (LightGBM at depth 7-10, a depth-8 random
-forest: path matrices of at most 6,000 entries) and 1.2-8x slower elsewhere (shallow boosting, deep random forests
-whose path matrix grows with 4^depth); perfect-tree traversal was 2-20% faster than plain traversal where the
-padded trees stay small.
+~7 us per run with a dynamic batch (3.5 us with a static one; element-wise ops fuse and cost nothing), so the
+step count decides: on deep but small ensembles (LightGBM at depth 7-10, a depth-8 random forest: path matrices
+of at most 6,000 entries) GEMM beat the better traversal on 7 of 8 rows (by up to 41%, 4% behind on one), and it
+was 1.2-9.5x slower elsewhere (shallow boosting, deep random forests whose path matrix grows with 4^depth);
+perfect-tree traversal was 6-24% faster than plain traversal on shallow boosting.
 """
 
 from __future__ import annotations
