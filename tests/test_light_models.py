@@ -37,7 +37,9 @@ def _backend_runner_feed(model: onnx.ModelProto, name: str) -> dict[str, np.ndar
     return {v.name: Runner.generate_dummy_data(v, seed=0, name=name, random=False) for v in data_inputs}
 
 
-@pytest.mark.parametrize("name", LIGHT_MODELS)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in ("vgg19", "zfnet512") else n for n in LIGHT_MODELS]
+)  # the two largest (0.5 and 0.35 GB of weights) only in the full suite
 def test_light_model_matches_shipped_outputs_and_onnxruntime(name: str, tmp_path: Path):
     model = onnx.load(LIGHT_DIR / f"light_{name}.onnx")
     feed = _backend_runner_feed(model, name)

@@ -119,7 +119,8 @@ def _features(seed: int, features: int) -> np.ndarray:
     return x
 
 
-STRATEGIES = ["perfect traversal", "traversal", "gemm"]
+# the default strategy for these shallow ensembles in the fast tier; the others in the full suite
+STRATEGIES = ["perfect traversal", *(pytest.param(s, marks=pytest.mark.slow) for s in ("traversal", "gemm"))]
 
 
 def _use(strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
