@@ -430,3 +430,33 @@ def test_tree_ensemble_opset_5_every_aggregate_and_transform(aggregate, transfor
     _, session = compile_and_load(model, tmp_path)
     assert [p.kind for p in session.placements] == ["openvino"]
     np.testing.assert_allclose(session.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["random_forest/digits", "svc_rbf/iris", "random_forest_string_labels/iris"])
+def test_verify_passes_checks_the_lowerings_of_converted_models(name: str, tmp_path: Path):
+    """--verify-passes runs each lowering's before and after in onnx.reference: string labels compare exactly,
+    ZipMap's dicts by value, and a forest's GatherElements (onnx.reference's own failed on it) by ovaot's kernel."""
+    model, _ = MODELS[name]()
+    result, _ = compile_and_load(model, tmp_path, verify_passes=True)
+    assert result.manifest.lowered
+
+
+def test_verify_passes_leaves_a_pass_it_cannot_check_with_a_warning(tmp_path: Path, caplog):
+    """onnx.reference has no com.microsoft kernels: lower_qoperator cannot be checked and says so."""
+    node = helper.make_node("QLinearSigmoid", ["x", "s", "z", "s", "z"], ["y"], domain="com.microsoft")
+    graph = helper.make_graph(
+        [node],
+        "q",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, [4])],
+        [
+            helper.make_tensor("s", TensorProto.FLOAT, [], [0.05]),
+            helper.make_tensor("z", TensorProto.UINT8, [], [128]),
+        ],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    with caplog.at_level("WARNING"):
+        compile_and_load(model, tmp_path, verify_passes=True)
+    assert "pass lower_qoperator not verified" in caplog.text

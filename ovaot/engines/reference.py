@@ -89,6 +89,15 @@ class Loop(_ReferenceLoop):
             ]
 
 
+class GatherElements(OpRun):
+    """GatherElements by np.take_along_axis: onnx.reference's goes through np.choose (at most 32 choices) and a
+    fallback that reads only the first index of each row (a (1, 64) by (1, 15) gather failed to reshape)."""
+
+    def _run(self, data, indices, axis=0):  # type: ignore[override]
+        indices = np.where(indices < 0, indices + data.shape[axis], indices)
+        return (np.take_along_axis(data, indices.astype(np.int64), axis=axis),)
+
+
 class ZipMap(OpRun):
     """ai.onnx.ml ZipMap, which onnx.reference lacks: each row of scores as {label: score}, a list of dicts as
     onnxruntime returns it."""
@@ -240,7 +249,7 @@ class StringNormalizer(_ReferenceStringNormalizer):
 def reference_fixes(model: ModelProto) -> list[type[OpRun]]:
     """The replacement kernels that apply to `model` (by its default-domain opset)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    fixes = [Loop, ZipMap, SVMClassifier, Tokenizer, StringNormalizer]
+    fixes = [Loop, GatherElements, ZipMap, SVMClassifier, Tokenizer, StringNormalizer]
     return [*fixes, *([BatchNormalization] if 9 <= opset < 14 else [])]
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from onnx import ModelProto
 
 from ovaot.compiler.samples import sample_inputs
 from ovaot.errors import VerificationError
 from ovaot.passes.base import Pass
+
+log = logging.getLogger(__name__)
 
 
 class PassVerifier:
@@ -22,11 +26,21 @@ class PassVerifier:
         from ovaot.engines.reference import reference_evaluator  # onnx.reference only with --verify-passes
 
         feed = sample_inputs(before, self.seed)
-        expected = reference_evaluator(before).run(None, feed)
+        try:
+            expected = reference_evaluator(before).run(None, feed)
+        except Exception as exc:  # e.g. a contrib op a lowering pass rewrites: nothing to compare against
+            log.warning("pass %s not verified: onnx.reference cannot run the model before it (%s)", p.name, exc)
+            return
         actual = reference_evaluator(after).run(None, feed)
         for output, want, got in zip(before.graph.output, expected, actual):
+            if isinstance(want, list) and want and isinstance(want[0], dict):  # ZipMap: rows of {label: score}
+                want = [[row[key] for key in sorted(row)] for row in want]
+                got = [[row[key] for key in sorted(row)] for row in got]
             want, got = np.asarray(want), np.asarray(got)
-            if want.shape != got.shape or not np.allclose(got, want, rtol=self.rtol, atol=self.atol, equal_nan=True):
+            if want.dtype.kind in "OUSb" or got.dtype.kind in "OUSb":  # labels, strings, flags: exactly
+                if want.shape != got.shape or not np.array_equal(want, got):
+                    raise VerificationError(f"verification failed: output {output.name!r} differs after the pass")
+            elif want.shape != got.shape or not np.allclose(got, want, rtol=self.rtol, atol=self.atol, equal_nan=True):
                 worst = float(np.max(np.abs(got.astype(np.float64) - want))) if want.shape == got.shape else "shape"
                 raise VerificationError(
                     f"verification failed: output {output.name!r} differs after the pass (max difference {worst})"
