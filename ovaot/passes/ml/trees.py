@@ -5,9 +5,9 @@ needs two gathers fewer), or GEMM (three batched matrix products).
 Chosen by measurement (artifacts/ml.md, python -m benchmarks.ml). On OpenVINO's CPU plugin every gather costs
 ~7 us per run with a dynamic batch (3.5 us with a static one; element-wise ops fuse and cost nothing), so the
 step count decides: on deep but small ensembles (LightGBM at depth 7-10, a depth-8 random forest: path matrices
-of at most 6,000 entries) GEMM beat the better traversal on 7 of 8 rows (by up to 41%, 4% behind on one), and it
-was 1.2-9.5x slower elsewhere (shallow boosting, deep random forests whose path matrix grows with 4^depth);
-perfect-tree traversal was 6-24% faster than plain traversal on shallow boosting.
+of at most 6,000 entries) GEMM beat the better traversal on all 8 rows, by 8-41%, and it was 1.2-10x slower
+elsewhere (shallow boosting, deep random forests whose path matrix grows with 4^depth); perfect-tree traversal
+was 1-23% faster than plain traversal on shallow boosting.
 """
 
 from __future__ import annotations
