@@ -44,6 +44,7 @@ RUNTIME_MODULES = {
     "ovaot.version",
 }
 FALLBACK_MODULES = {
+    "ovaot.engines.libsvm",
     "ovaot.engines.reference_requirements",
     "ovaot.loader.fallback_runner",
     "ovaot.engines.reference",

@@ -17,6 +17,8 @@ from onnx.reference.ops.aionnxml.op_svm_classifier import SVMClassifier as _Refe
 from onnx.reference.ops.op_loop import Loop as _ReferenceLoop
 from onnx.reference.ops.op_string_normalizer import StringNormalizer as _ReferenceStringNormalizer
 
+from ovaot.engines.libsvm import pair_weights, vote_matrices
+
 
 class BatchNormalization(OpRun):
     """Inference BatchNormalization, opsets 9-13: (x - mean) / sqrt(var + epsilon) * scale + bias.
@@ -126,25 +128,19 @@ class SVMClassifier(_ReferenceSVMClassifier):
         if sum(per_class) == 0 or transform not in ("NONE", "LOGISTIC", "SOFTMAX"):
             return super()._run(x, **attrs)
         classes, count = len(per_class), sum(per_class)
+        if classes == 2 and not attrs.get("prob_a") and transform != "NONE":
+            return super()._run(x, **attrs)
         vectors = np.asarray(attrs["support_vectors"], np.float32).reshape(count, -1)
         kernel = svm_kernel(np.asarray(x, np.float32), vectors, attrs)
-        coefficients = np.asarray(attrs["coefficients"], np.float64).reshape(-1, count)
-        start = np.concatenate([[0], np.cumsum(per_class)]).astype(int)
-        pairs = [(i, j) for i in range(classes - 1) for j in range(i + 1, classes)]
-        scores = np.empty((len(kernel), len(pairs)), np.float32)
-        votes = np.zeros((len(kernel), classes), np.int64)
-        rows = np.arange(len(kernel))
-        for p, (i, j) in enumerate(pairs):
-            si, sj = slice(start[i], start[i + 1]), slice(start[j], start[j + 1])
-            total = kernel[:, si] @ coefficients[j - 1, si] + kernel[:, sj] @ coefficients[i, sj] + attrs["rho"][p]
-            scores[:, p] = total
-            np.add.at(votes, (rows, np.where(total > 0, i, j)), 1)
+        weights, pairs = pair_weights(np.asarray(attrs["coefficients"], np.float64), per_class)
+        totals = kernel.astype(np.float64) @ weights + np.asarray(attrs["rho"][: len(pairs)], np.float64)
+        scores = totals.astype(np.float32)  # summed in double, as onnxruntime does
+        change, losers = vote_matrices(pairs, classes)
+        votes = (totals > 0).astype(np.float32) @ change + losers
         label = np.asarray(labels)[np.argmax(votes, axis=1)]
         if attrs.get("prob_a"):
             scores = _couple(scores, pairs, classes, attrs["prob_a"], attrs["prob_b"])
         elif classes == 2:
-            if transform != "NONE":
-                return super()._run(x, **attrs)
             scores = np.concatenate([-scores, scores], axis=1)
         if transform == "LOGISTIC":
             scores = (1 / (1 + np.exp(-scores))).astype(np.float32)

@@ -99,3 +99,8 @@ def attributes(node: NodeProto) -> dict[str, Any]:
             value = numpy_helper.to_array(value)
         values[attribute.name] = value
     return values
+
+
+def optional_output(node: NodeProto, index: int) -> str | None:
+    """The node's output `index`, None where the node leaves it out."""
+    return node.output[index] if len(node.output) > index and node.output[index] else None

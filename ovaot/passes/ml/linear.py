@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import NodeProto
 
-from ovaot.passes.emitter import Emitter, Unsupported, attributes
+from ovaot.passes.emitter import Emitter, Unsupported, attributes, optional_output
 from ovaot.passes.ml.transforms import post_transform
 from ovaot.passes.ml.trees import choose_label
 
@@ -76,8 +76,8 @@ def lower_linear_classifier(node: NodeProto, out: Emitter) -> None:
     elif rows != len(labels):
         raise Unsupported(f"{rows} rows of coefficients for {len(labels)} labels")
     transform = attrs.get("post_transform", "NONE")
-    result = node.output[1] if len(node.output) > 1 and node.output[1] else None
-    choose_label(out, post_transform(out, scores, transform, result=result), labels, node.output[0])
+    probabilities = post_transform(out, scores, transform, result=optional_output(node, 1))
+    choose_label(out, probabilities, labels, node.output[0])
 
 
 def lower_array_feature_extractor(node: NodeProto, out: Emitter) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from onnx import NodeProto
 
-from ovaot.passes.emitter import Emitter, Unsupported, attributes
+from ovaot.engines.libsvm import pair_weights, vote_matrices
+from ovaot.passes.emitter import Emitter, Unsupported, attributes, optional_output
 from ovaot.passes.ml.transforms import post_transform
 from ovaot.passes.ml.trees import choose_label
 
@@ -71,23 +72,6 @@ def lower_svm_regressor(node: NodeProto, out: Emitter) -> None:
     post_transform(out, score, attrs.get("post_transform", "NONE"), result=node.output[0])
 
 
-def _pair_weights(attrs: dict[str, Any], per_class: list[int]) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """(V, P): column p combines the kernels into the score of class pair p = (i, j), i < j, in libsvm's
-    layout (coefficients are (classes - 1) rows of V; class i's vectors against class j take row j - 1)."""
-    classes, count = len(per_class), sum(per_class)
-    coefficients = np.array(attrs["coefficients"], np.float32)
-    if coefficients.size < (classes - 1) * count:
-        raise Unsupported("fewer coefficients than (classes - 1) x vectors")
-    coefficients = coefficients[: (classes - 1) * count].reshape(classes - 1, count)
-    start = np.concatenate([[0], np.cumsum(per_class)]).astype(int)
-    pairs = [(i, j) for i in range(classes - 1) for j in range(i + 1, classes)]
-    weights = np.zeros((count, len(pairs)), np.float32)
-    for p, (i, j) in enumerate(pairs):
-        weights[start[i] : start[i + 1], p] = coefficients[j - 1, start[i] : start[i + 1]]
-        weights[start[j] : start[j + 1], p] = coefficients[i, start[j] : start[j + 1]]
-    return weights, pairs
-
-
 def lower_svm_classifier(node: NodeProto, out: Emitter) -> None:
     """onnxruntime's SVMClassifier: one-vs-one pair scores, the label by votes (first class on ties), scores
     the pair scores (two columns for two classes), or class probabilities where prob_a is given."""
@@ -104,31 +88,19 @@ def lower_svm_classifier(node: NodeProto, out: Emitter) -> None:
     if attrs.get("prob_a"):
         raise Unsupported("probabilities (libsvm's iterative coupling, stopped per row) run in the fallback")
     transform = attrs.get("post_transform", "NONE")
-    weights, pairs = _pair_weights(attrs, per_class)
+    if classes == 2 and transform != "NONE":
+        raise Unsupported(f"a binary SVMClassifier with post_transform {transform}")
+    try:
+        weights, pairs = pair_weights(np.asarray(attrs["coefficients"], np.float32), per_class)
+    except ValueError as exc:
+        raise Unsupported(str(exc)) from None
     kernel = _kernel(out, out.cast(node.input[0]), attrs, _vectors(attrs, sum(per_class)))
     rho = np.array(attrs["rho"][: len(pairs)], np.float32)
     scores = out.op("Add", out.op("MatMul", kernel, out.const(weights, "pair_weights")), out.const(rho, "rho"))
     wins = out.cast(out.op("Greater", scores, out.const(np.float32(0), "zero")))
-    votes_for = np.zeros((len(pairs), classes), np.float32)
-    votes_against = np.zeros((len(pairs), classes), np.float32)
-    for p, (i, j) in enumerate(pairs):
-        votes_for[p, i], votes_for[p, j] = 1, -1
-        votes_against[p, j] = 1
-    # votes = wins @ for_i + (1 - wins) @ for_j, written as wins @ (for_i - for_j) + column sums of for_j
-    votes = out.op(
-        "Add",
-        out.op("MatMul", wins, out.const(votes_for, "votes")),
-        out.const(votes_against.sum(axis=0, keepdims=True), "base_votes"),
-    )
-    result = node.output[1] if len(node.output) > 1 and node.output[1] else None
-    if classes == 2:
-        scores = _second_column(out, scores, transform)
-    post_transform(out, scores, transform, result=result)
+    change, losers = vote_matrices(pairs, classes)
+    votes = out.op("Add", out.op("MatMul", wins, out.const(change, "votes")), out.const(losers, "base_votes"))
+    if classes == 2:  # onnxruntime's two columns for one pair score s
+        scores = out.op("Concat", out.op("Neg", scores), scores, axis=1)
+    post_transform(out, scores, transform, result=optional_output(node, 1))
     choose_label(out, votes, labels, node.output[0])
-
-
-def _second_column(out: Emitter, score: str, transform: str) -> str:
-    """The two score columns onnxruntime writes for one pair score s with no probabilities."""
-    if transform != "NONE":
-        raise Unsupported(f"a binary SVMClassifier with post_transform {transform}")
-    return out.op("Concat", out.op("Neg", score), score, axis=1)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from onnx import NodeProto
 
-from ovaot.passes.emitter import INT64, Emitter, Unsupported, attributes
+from ovaot.passes.emitter import INT64, Emitter, Unsupported, attributes, optional_output
 from ovaot.passes.ml.forest import BRANCH_MODES, Forest, read_forest, read_tree_ensemble
 from ovaot.passes.ml.transforms import post_transform
 
@@ -278,7 +278,7 @@ def lower_classifier(node: NodeProto, out: Emitter) -> None:
             negative = out.op("Neg", positive)
         scores = out.op("Concat", negative, positive, axis=1)
         transform = "LOGISTIC" if transform == "LOGISTIC" else "NONE"
-    probabilities = post_transform(out, scores, transform, result=_output(node, 1))
+    probabilities = post_transform(out, scores, transform, result=optional_output(node, 1))
     choose_label(out, probabilities, labels, node.output[0])
 
 
@@ -289,7 +289,3 @@ def choose_label(out: Emitter, scores: str, labels: list, result: str) -> None:
     best = out.op("ArgMax", scores, axis=1, keepdims=0)
     table = np.array(labels, dtype=object if isinstance(labels[0], str) else np.int64)
     out.op("Gather", out.const(table, "labels"), best, out=result)
-
-
-def _output(node: NodeProto, index: int) -> str | None:
-    return node.output[index] if len(node.output) > index and node.output[index] else None
