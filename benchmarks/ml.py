@@ -11,32 +11,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 
 import ovaot
+from benchmarks.timing import interleaved_medians
 from ovaot.passes.ml import trees
 from tests.ml_models import MODELS
 
 ROOT = Path(__file__).parent.parent
-
-
-def _medians(calls: dict[str, object], runs: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(5):
-        for call in calls.values():
-            call()
-    for _ in range(runs):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(s) * 1000 for name, s in samples.items()}
 
 
 def _runner(engine, feed: dict):
@@ -79,7 +65,7 @@ def main() -> None:
                     "ovaot, perfect": perfect,
                 }
                 calls = {k: _runner(engine, feed) for k, engine in engines.items() if engine is not None}
-                times = _medians(calls, args.runs)
+                times = interleaved_medians(calls, args.runs)
                 kinds = "+".join(sorted({str(p.kind) for p in ours.placements}))
                 rows.append((name, batch, kinds, times))
                 print(name, batch, kinds, {k: round(v, 3) for k, v in times.items()}, flush=True)

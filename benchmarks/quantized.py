@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
 import ovaot
+from benchmarks.timing import interleaved_medians
 
 ROOT = Path(__file__).parent.parent
 
@@ -110,19 +109,6 @@ def _calls(ours: ovaot.Session, reference: onnxruntime.InferenceSession, feed: d
     return {"ovaot": lambda: ours.run(None, feed), "onnxruntime": lambda: reference.run(None, feed)}
 
 
-def _medians(calls: dict, runs: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(10):
-        for call in calls.values():
-            call()
-    for _ in range(runs):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(s) * 1000 for name, s in samples.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=300)
@@ -149,7 +135,7 @@ def main() -> None:
                 )
                 feed = {"x": np.random.default_rng(3).standard_normal(shape).astype(np.float32)}
                 difference = float(np.abs(ours.run(None, feed)[0] - reference.run(None, feed)[0]).max())
-                times = _medians(_calls(ours, reference, feed), args.runs)
+                times = interleaved_medians(_calls(ours, reference, feed), args.runs, warmup=10)
                 placement = "+".join(sorted({str(p.kind) for p in ours.placements}))
                 rows.append((name, kind, ", ".join(ops), placement, times, difference))
                 print(rows[-1], flush=True)
