@@ -14,16 +14,17 @@ OPSET = 17
 class GraphBuilder:
     """Appends nodes and seeded initializers; every call returns the name of the tensor it made."""
 
-    def __init__(self, name: str, seed: int) -> None:
+    def __init__(self, name: str, seed: int, prefix: str = "") -> None:
         self.name = name
         self.rng = np.random.default_rng(seed)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.count = 0
+        self.prefix = prefix  # for a subgraph's builder: its names must not meet the outer graph's
 
     def fresh(self, hint: str) -> str:
         self.count += 1
-        return f"{hint}_{self.count}"
+        return f"{self.prefix}{hint}_{self.count}"
 
     def const(self, value: np.ndarray, hint: str = "c") -> str:
         name = self.fresh(hint)
@@ -34,8 +35,9 @@ class GraphBuilder:
         fan_in = fan_in or int(np.prod(shape[1:]))
         return self.const((self.rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(np.float32), hint)
 
-    def op(self, op_type: str, inputs: list[str], outputs: int = 1, **attrs) -> str | list[str]:
-        names = [self.fresh(op_type.lower()) for _ in range(outputs)]
+    def op(self, op_type: str, inputs: list[str], outputs: int = 1, out: str | None = None, **attrs) -> str | list[str]:
+        """The node's output name (`out` where given, for one output), or names."""
+        names = [out] if out and outputs == 1 else [self.fresh(op_type.lower()) for _ in range(outputs)]
         self.nodes.append(helper.make_node(op_type, inputs, names, name=self.fresh(op_type), **attrs))
         return names[0] if outputs == 1 else names
 
