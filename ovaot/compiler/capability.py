@@ -96,7 +96,7 @@ class CapabilityQuery:
             op = _op_name(node)
             ops = verdicts.get(node_id, [])
             if any(type_name == _FRAMEWORK_NODE for type_name, _ in ops):
-                result.append(_unconverted(node_id, index, model, op))
+                result.append(_unconverted(index.extract(model, [node_id], "single_node")[0], op))
             elif all(ok for _, ok in ops):
                 result.append(
                     Support(True, f"{self.device} plugin supports {op} (query_model)", SupportSource.LIVE_QUERY)
@@ -124,7 +124,7 @@ class CapabilityQuery:
         except RuntimeError as exc:
             return Support(False, f"OpenVINO cannot convert {op}: {first_line(exc)}", SupportSource.CONVERSION)
         if was_partial:
-            return _unconverted(node_id, index, model, op)
+            return _unconverted(single, op)
         wanted = {op.get_friendly_name() for op in ov_model.get_ordered_ops() if op.get_type_name() != "Result"}
         if wanted <= self._query(ov_model):
             return Support(
@@ -168,11 +168,10 @@ _UNTRANSFERABLE = {
 }
 
 
-def _unconverted(node_id: int, index: GraphIndex, model: ModelProto, op: str) -> Support:
-    """Why the frontend left a node unconverted: its own message where it has one (converting the node alone),
-    not only "no conversion" (an STFT of dynamic length says its signal must be static with rank 3)."""
+def _unconverted(single: ModelProto, op: str) -> Support:
+    """Why the frontend left a node unconverted: its own message where it has one (converting `single`, the
+    node alone), not only "no conversion" (an STFT of dynamic length says its signal must be static with rank 3)."""
     message = None
-    single, _, _ = index.extract(model, [node_id], "single_node")
     try:
         ov.Core().read_model(single.SerializeToString())
     except RuntimeError as exc:
