@@ -72,13 +72,19 @@ def traverse(out: Emitter, x: str, forest: Forest) -> str:
     shape = out.op("Concat", out.rows(x), out.const([trees], "trees", np.int64), axis=0)
     node = out.op("Expand", out.const(forest.roots.reshape(1, trees), "roots"), shape)
     for _ in range(forest.depth):
-        value = out.op("GatherElements", x, out.op("Gather", feature, node), axis=1)
-        node_threshold = out.op("Gather", threshold, node)
-        node_modes = out.op("Gather", modes, node) if modes else ""
-        node_missing = out.op("Gather", missing, node) if missing else None
-        condition = _decide(out, value, node_threshold, node_modes, node_missing, used)
+        condition = _condition_at(out, x, node, feature, threshold, modes, missing, used)
         node = out.op("Where", condition, out.op("Gather", true_child, node), out.op("Gather", false_child, node))
     return node
+
+
+def _condition_at(
+    out: Emitter, x: str, node: str, feature: str, threshold: str, modes: str, missing: str | None, used: set[int]
+) -> str:
+    """The branch condition of each (row, tree) at `node` (N, T), read from per-node tables."""
+    value = out.op("GatherElements", x, out.op("Gather", feature, node), axis=1)
+    node_modes = out.op("Gather", modes, node) if modes else ""
+    node_missing = out.op("Gather", missing, node) if missing else None
+    return _decide(out, value, out.op("Gather", threshold, node), node_modes, node_missing, used)
 
 
 def perfect_slots(forest: Forest) -> list[np.ndarray]:
@@ -114,13 +120,10 @@ def traverse_perfect(out: Emitter, x: str, forest: Forest) -> tuple[str, np.ndar
         missing_name = out.const(missing, "missing") if missing.any() else None
         if level == 0:  # one slot per tree: the same feature and threshold for every row
             value = out.op("Gather", x, out.const(feature, "feature"), axis=1)
-            node_threshold, node_modes, node_missing = threshold, modes, missing_name
+            condition = _decide(out, value, threshold, modes, missing_name, used)
         else:
-            value = out.op("GatherElements", x, out.op("Gather", out.const(feature, "feature"), node), axis=1)
-            node_threshold = out.op("Gather", threshold, node)
-            node_modes = out.op("Gather", modes, node) if modes else ""
-            node_missing = out.op("Gather", missing_name, node) if missing_name else None
-        condition = _decide(out, value, node_threshold, node_modes, node_missing, used)
+            feature_name = out.const(feature, "feature")
+            condition = _condition_at(out, x, node, feature_name, threshold, modes, missing_name, used)
         doubled = out.op("Add", out.op("Add", node, node), out.const(np.int64(1), "one"))
         node = out.op("Sub", doubled, out.cast(condition, INT64))
     return node, slots[-1]
