@@ -11,6 +11,7 @@ import pytest
 from ovaot.errors import PackageError
 from ovaot.format.manifest import (
     ArtifactRole,
+    BlobCheckStatus,
     Manifest,
     NodePlacement,
     Partition,
@@ -50,7 +51,9 @@ def test_enum_members_are_their_values_in_json_and_text():
         "forced",
         "validation",
         "known-defect",
+        "blob-check",
     }
+    assert BlobCheckStatus.choices() == "passed, failed, not run or off"
 
 
 def test_reading_gives_enum_members_and_writes_the_same_bytes(manifest_text: str):

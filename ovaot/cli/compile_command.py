@@ -114,6 +114,14 @@ def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     help="Run each OpenVINO partition against onnx.reference on sample inputs; move what differs to the fallback.",
 )
 @click.option(
+    "--check/--no-check",
+    "check_blobs",
+    default=True,
+    show_default=True,
+    help="Import each exported blob again and compare it with the model it was compiled from on a seeded "
+    "sample; a blob that differs is not shipped (its IR is compiled at load). --no-check for throw-away builds.",
+)
+@click.option(
     "--sample-input",
     "sample_input",
     multiple=True,
@@ -147,6 +155,7 @@ def compile_command(
     verify_passes: bool,
     save_temps: Path | None,
     validate: bool,
+    check_blobs: bool,
     sample_input: tuple[str, ...],
     force: bool,
     sign_key: Path | None,
@@ -175,6 +184,7 @@ def compile_command(
         verify_passes=verify_passes,
         save_temps=save_temps,
         validate=validate,
+        check_blobs=check_blobs,
         sample_inputs=parse_inputs(sample_input) if sample_input else None,
         provider=ProviderOptions.parse(parse_key_values(provider_options)),
     )

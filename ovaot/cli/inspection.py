@@ -22,6 +22,7 @@ def partition_report(partition: Partition, manifest: Manifest) -> dict[str, Any]
         report["compiled_at_load_for"] = [d for d in partition.devices if d not in partition.blobs]
         report["requested_precision"] = partition.requested_precision
         report["reported_precision"] = partition.reported_precision
+        report["blob_checks"] = {d: {"status": c.status, "detail": c.detail} for d, c in partition.blob_checks.items()}
     else:
         report["fallback_reasons"] = sorted({n.reason for n in partition.nodes})
     return report
@@ -74,6 +75,9 @@ def package_lines(manifest: Manifest) -> list[str]:
                 precompiled = ", ".join(p["precompiled_for"]) or "none"
                 at_load = ", ".join(p["compiled_at_load_for"]) or "none"
                 lines.append(f"    precompiled for: {precompiled}; compiled at load for: {at_load}")
+                for device, check in p["blob_checks"].items():
+                    detail = "" if check["status"] == "passed" else f": {check['detail']}"
+                    lines.append(f"    blob check on {device}: {check['status']}{detail}")
             for reason in p.get("fallback_reasons", []):
                 lines.append(f"    why: {reason}")
     return lines

@@ -8,8 +8,9 @@ The worker is started before it has work (ExportWorker()), so that Python's star
 C library overlap the compiler's own work; it then waits for one line on stdin.
 
 Protocol: `python -m ovaot.codegen.export_worker`, then the path of `jobs.json` on stdin. Each job names an IR
-(xml, bin), a device and properties; the worker writes job i's blob to `<i>.blob` and `results.json` next to
-them: per job {"precision": ...} or {"error": ...}, stopping at the first error. InProcessExporter runs the
+(xml, bin), a device, properties and, where the blob is to be checked, seeded sample sets (`<i>.npz`, one array
+per set and input port); the worker writes job i's blob to `<i>.blob` and `results.json` next to them: per job
+{"precision": ..., "check": ...} or {"error": ...}, stopping at the first error. InProcessExporter runs the
 same export (export_each) in the calling process.
 """
 
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
+from ovaot.codegen.blob_check import check_blob
 from ovaot.errors import CompileError
 
 
@@ -33,15 +37,30 @@ class ExportJob:
     weights: bytes
     device: str
     config: dict[str, str]
+    # the blob check's sample sets, each one array per input port; None: not checked
+    samples: tuple[tuple[np.ndarray, ...], ...] | None = None
+
+    def __eq__(self, other: object) -> bool:  # arrays do not compare as booleans: compare their bytes
+        return isinstance(other, ExportJob) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple:
+        arrays = [] if self.samples is None else [a for sample in self.samples for a in sample]
+        sample_key = None if self.samples is None else tuple((a.dtype.str, a.shape, a.tobytes()) for a in arrays)
+        return self.xml, self.weights, self.device, tuple(sorted(self.config.items())), sample_key
 
 
 @dataclass(frozen=True)
 class Exported:
-    """A job's result: the blob and the precision the compiled model reports, or why OpenVINO refused."""
+    """A job's result: the blob, the precision the compiled model reports and the blob check's finding
+    ({"status", "detail"}, None when not checked), or why OpenVINO refused."""
 
     blob: bytes = b""
     precision: str = ""
     error: str = ""
+    check: dict[str, str] | None = None
 
 
 class Exporter(Protocol):
@@ -86,7 +105,13 @@ class ExportWorker:
         for i, job in enumerate(jobs):
             (folder / f"{i}.xml").write_bytes(job.xml)
             (folder / f"{i}.bin").write_bytes(job.weights)
-            listing.append({"xml": f"{i}.xml", "bin": f"{i}.bin", "device": job.device, "config": job.config})
+            entry = {"xml": f"{i}.xml", "bin": f"{i}.bin", "device": job.device, "config": job.config}
+            if job.samples is not None:
+                np.savez(
+                    folder / f"{i}.npz", **{f"{j}_{k}": a for j, s in enumerate(job.samples) for k, a in enumerate(s)}
+                )
+                entry["samples"] = f"{i}.npz"
+            listing.append(entry)
         (folder / "jobs.json").write_text(json.dumps(listing))
         assert self._process.stdin is not None
         try:
@@ -125,11 +150,13 @@ def _failure(stderr: str) -> str:
 
 def export_each(core: Any, jobs: list[ExportJob], folder: Path) -> Iterator[dict[str, str]]:
     """Compile and export each job to `folder`/<i>.blob, in order, through OpenVINO's C API: per job
-    {"precision": ...} (what the compiled model reports) or {"error": ...}, which ends the list."""
+    {"precision": ...} (what the compiled model reports; with "check", the blob check's finding, for a job with
+    a sample) or {"error": ...}, which ends the list."""
     for i, job in enumerate(jobs):
+        blob = folder / f"{i}.blob"
         try:
             compiled = core.compile_model_from_memory(job.xml, job.weights, job.device, job.config)
-            compiled.export_model(folder / f"{i}.blob")
+            compiled.export_model(blob)
         except RuntimeError as exc:
             yield {"error": str(exc)}
             return  # the compiler partitions again; what follows would be compiled after a failure
@@ -137,13 +164,18 @@ def export_each(core: Any, jobs: list[ExportJob], folder: Path) -> Iterator[dict
             precision = compiled.get_property("INFERENCE_PRECISION_HINT")
         except RuntimeError:
             precision = "device default"
+        result: dict[str, Any] = {"precision": precision}
+        if job.samples is not None:
+            result["check"] = check_blob(core, compiled, blob.read_bytes(), job.device, job.config, job.samples)
         compiled.close()
-        yield {"precision": precision}
+        yield result
 
 
-def _read_results(results: list[dict[str, str]], folder: Path) -> list[Exported]:
+def _read_results(results: list[dict[str, Any]], folder: Path) -> list[Exported]:
     return [
-        Exported(error=r["error"]) if "error" in r else Exported((folder / f"{i}.blob").read_bytes(), r["precision"])
+        Exported(error=r["error"])
+        if "error" in r
+        else Exported((folder / f"{i}.blob").read_bytes(), r["precision"], check=r.get("check"))
         for i, r in enumerate(results)
     ]
 
@@ -169,6 +201,14 @@ class InProcessExporter:
         self._jobs = []
 
 
+def _read_samples(path: Path) -> tuple[tuple[np.ndarray, ...], ...]:
+    """The sample sets savez stored as "<set>_<port>"."""
+    with np.load(path, allow_pickle=False) as stored:
+        keys = sorted(tuple(map(int, key.split("_"))) for key in stored.files)
+        sets = max((j for j, _ in keys), default=-1) + 1
+        return tuple(tuple(stored[f"{j}_{k}"] for jj, k in keys if jj == j) for j in range(sets))
+
+
 def _main() -> None:
     # OpenVINO's C library through ctypes: the worker starts without the openvino package's import.
     from ovaot.engines import ov_c
@@ -180,7 +220,13 @@ def _main() -> None:
     jobs_file = Path(line)
     folder = jobs_file.parent
     jobs = [
-        ExportJob((folder / j["xml"]).read_bytes(), (folder / j["bin"]).read_bytes(), j["device"], j["config"])
+        ExportJob(
+            (folder / j["xml"]).read_bytes(),
+            (folder / j["bin"]).read_bytes(),
+            j["device"],
+            j["config"],
+            _read_samples(folder / j["samples"]) if "samples" in j else None,
+        )
         for j in json.loads(jobs_file.read_text())
     ]
     (folder / "results.json").write_text(json.dumps(list(export_each(core, jobs, folder))))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import openvino as ov
 from onnx import ModelProto
 
@@ -24,11 +25,21 @@ from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.partition import NodeGroup
 from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
+from ovaot.compiler.round_trip import blob_samples, diverging_nodes
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import failing_nodes, mismatch, shipped
 from ovaot.engines.ports import port_binding
 from ovaot.errors import CompileError
-from ovaot.format.manifest import NodePlacement, Partition, PartitionKind, Plan, PlanMode, SupportSource
+from ovaot.format.manifest import (
+    BlobCheckResult,
+    BlobCheckStatus,
+    NodePlacement,
+    Partition,
+    PartitionKind,
+    Plan,
+    PlanMode,
+    SupportSource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +216,8 @@ def _partition(
     xml, weights = save_ir(ov_model, compress_to_fp16=context.precision == "f16")
     run_on = spec.devices if spec.mode == PlanMode.MULTI else [group.label]
     present = [d for d in run_on if device_present(context.core, d) and d != "AUTO"]
-    jobs = {device: ExportJob(xml, weights, device, builder.configs[device]) for device in present}
+    samples = blob_samples(ov_model) if context.options.check_blobs else None
+    jobs = {device: ExportJob(xml, weights, device, builder.configs[device], samples) for device in present}
     artifacts = {}
     if context.options.portable_ir or set(jobs) != set(run_on):
         artifacts = {"ir_xml": f"{prefix}/model.xml", "ir_bin": f"{prefix}/model.bin"}
@@ -251,31 +263,93 @@ def _complete(generated: _Generated, results: list[Exported], builder: PlanBuild
     partitions = []
     for p in generated.pending:
         exported = {device: result for (q, device, _), result in zip(jobs, results) if q is p}
-        refusal = _validate(p, {device: e.blob for device, e in exported.items()}, builder)
-        if refusal is not None:
-            return refusal
-        blobs = {device: f"{p.prefix}/{device}.blob" for device in exported}
-        generated.members.update({blobs[device]: e.blob for device, e in exported.items()})
+        checks = {device: _check_result(e, builder.context.options.check_blobs) for device, e in exported.items()}
+        failed = [device for device, check in checks.items() if check.status == BlobCheckStatus.FAILED]
+        if failed:
+            outcome = _narrow_failed_check(p, failed[0], checks[failed[0]], builder)
+            if isinstance(outcome, Refusal):
+                return outcome
+            checks.update({device: outcome for device in failed})
+        shipped_blobs = {device: e for device, e in exported.items() if device not in failed}
+        if exported and builder.context.reference is not None:
+            device = next(iter(exported))
+            refusal = _validate(p, _as_shipped(p, device, shipped_blobs, builder), builder.configs[device], builder)
+            if refusal is not None:
+                return refusal
+        blobs = {device: f"{p.prefix}/{device}.blob" for device in shipped_blobs}
+        generated.members.update({blobs[device]: e.blob for device, e in shipped_blobs.items()})
+        artifacts = dict(p.partition.artifacts)
+        if failed and "ir_xml" not in artifacts:  # the loader compiles the IR where the blob is not shipped
+            job = p.jobs[failed[0]]
+            artifacts = {"ir_xml": f"{p.prefix}/model.xml", "ir_bin": f"{p.prefix}/model.bin"}
+            generated.members.update({artifacts["ir_xml"]: job.xml, artifacts["ir_bin"]: job.weights})
         partitions.append(
             replace(
                 p.partition,
+                artifacts=artifacts,
                 blobs=blobs,
                 reported_precision={device: e.precision for device, e in exported.items()},
-                blob_built_with={device: _build_host(builder.context.core, device) for device in exported},
+                blob_built_with={device: _build_host(builder.context.core, device) for device in shipped_blobs},
+                blob_checks=checks,
             )
         )
     return partitions
 
 
-def _validate(p: _Pending, exported: dict[str, bytes], builder: PlanBuilder) -> Refusal | None:
-    """Run the partition as it ships (its blob, imported) on each sample set; refuse what differs."""
+def _check_result(exported: Exported, enabled: bool) -> BlobCheckResult:
+    if not enabled:
+        return BlobCheckResult(BlobCheckStatus.OFF, "compiled with --no-check")
+    if exported.check is None:
+        return BlobCheckResult(BlobCheckStatus.NOT_RUN, "a parameter has a dynamic rank or a type numpy lacks")
+    return BlobCheckResult(exported.check["status"], exported.check["detail"])
+
+
+def _narrow_failed_check(
+    p: _Pending, device: str, check: BlobCheckResult, builder: PlanBuilder
+) -> BlobCheckResult | Refusal:
+    """A blob that differs once imported: the nodes to blame, and either the IR compiled at load (the compiled
+    model is right) or the fallback for the nodes whose compiled model is wrong too."""
     context = builder.context
-    if context.reference is None or not exported:
-        return None
-    consumes, produces, ports = p.partition.consumes, p.partition.produces, p.partition.input_ports
-    device, blob = next(iter(exported.items()))
+    version = ov.get_version().split("-")[0]
+    found = diverging_nodes(context.core, context.model, context.index, p.node_ids, device, builder.configs[device])
+    wrong = {i: d for i, d in found.items() if d.compiled_is_right is False}
+    if wrong:
+        return Refusal(
+            {
+                i: Support(
+                    False,
+                    f"OpenVINO {version} computes it wrong, compiled ({d.how}) and against onnx.reference",
+                    SupportSource.BLOB_CHECK,
+                )
+                for i, d in wrong.items()
+            }
+        )
+    blamed = ", ".join(f"{context.index.nodes[i].op_type} {context.index.nodes[i].name!r}" for i in found)
+    culprit = f"; alone, {blamed} shows it" if found else ""
+    log.warning("%s: the %s blob differs once imported; the IR is compiled at load instead", p.prefix, device)
+    return BlobCheckResult(
+        BlobCheckStatus.FAILED,
+        f"OpenVINO {version}: {check.detail}{culprit}; not shipped, the IR is compiled at load",
+    )
+
+
+def _as_shipped(p: _Pending, device: str, blobs: dict[str, Exported], builder: PlanBuilder) -> ov.CompiledModel:
+    """The partition as the loader will run it on `device`: its blob imported, or its IR compiled where the
+    blob is not shipped."""
     config = builder.configs[device]
-    as_shipped = shipped(context.core, blob, device, config)
+    if device in blobs:
+        return shipped(builder.context.core, blobs[device].blob, device, config)
+    job = p.jobs[device]
+    core = builder.context.core
+    weights = ov.Tensor(np.frombuffer(job.weights, np.uint8)) if job.weights else ov.Tensor(ov.Type.u8, [0])
+    return core.compile_model(core.read_model(job.xml.decode(), weights), device, config)
+
+
+def _validate(p: _Pending, as_shipped: ov.CompiledModel, config: dict, builder: PlanBuilder) -> Refusal | None:
+    """Run the partition as it ships on each sample set; refuse what differs."""
+    context = builder.context
+    assert context.reference is not None
+    consumes, produces, ports = p.partition.consumes, p.partition.produces, p.partition.input_ports
     for values in context.reference:
         reason = mismatch(as_shipped, consumes, produces, values, ports)
         if reason:

@@ -31,6 +31,7 @@ class CompileOptions:
     validate: bool = False  # check every OpenVINO partition, as it ships, against onnx.reference
     validate_edge_values: bool = False  # validation adds sample sets at the edges (inf, nan, ...)
     sample_inputs: Mapping[str, Any] | None = None  # validation's inputs (default: seeded from the signature)
+    check_blobs: bool = True  # import each exported blob again and compare it with the compiled model
     reproducible: bool = True  # export blobs in a fresh worker process: byte-identical packages
     save_temps: Path | None = None  # keep every intermediate in this folder
     provider: ProviderOptions = field(default_factory=ProviderOptions)  # the OpenVINO EP options
@@ -75,6 +76,7 @@ class CompileOptions:
             "verify_passes": self.verify_passes,
             "validate": self.validate,
             "validate_edge_values": self.validate_edge_values,
+            "check_blobs": self.check_blobs,
             "force_fallback": sorted(self.force_fallback),
             "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
             "host_variant": self.host_variant,

@@ -19,19 +19,25 @@ Feed = dict[str, np.ndarray]
 
 def sample_inputs(model: ModelProto, seed: int = 0) -> Feed:
     """Standard-normal floats, small non-negative integers, random booleans; dynamic dimensions become 1."""
+    signature = _signature(model)
+    return dict(zip([name for name, _, _ in signature], seeded_tensors(signature, seed)))
+
+
+def seeded_tensors(signature: list[tuple[str, list[int], np.dtype]], seed: int = 0) -> list[np.ndarray]:
+    """One seeded array per (name, shape, dtype) of `signature`, as sample_inputs makes them."""
     rng = np.random.default_rng(seed)
-    feed: Feed = {}
-    for name, shape, dtype in _signature(model):
+    arrays = []
+    for _, shape, dtype in signature:
         if dtype.kind == "b":
-            feed[name] = rng.random(shape) < 0.5
+            arrays.append(rng.random(shape) < 0.5)
         elif dtype.kind in "iu":
-            feed[name] = rng.integers(0, 4, size=shape).astype(dtype)
+            arrays.append(rng.integers(0, 4, size=shape).astype(dtype))
         elif dtype.kind in "OUS":
             size = int(np.prod(shape))
-            feed[name] = np.array(["ab", "c", "de f"] * (size // 3 + 1), dtype=object)[:size].reshape(shape)
+            arrays.append(np.array(["ab", "c", "de f"] * (size // 3 + 1), dtype=object)[:size].reshape(shape))
         else:  # float, and the ml_dtypes kinds (bfloat16, float8, float4, int4...)
-            feed[name] = rng.standard_normal(shape).astype(np.float32).astype(dtype)
-    return feed
+            arrays.append(rng.standard_normal(shape).astype(np.float32).astype(dtype))
+    return arrays
 
 
 _FLOAT_EDGES = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 65504.0, -65504.0, 1e30, 0.5, -0.5])

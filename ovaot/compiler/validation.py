@@ -18,13 +18,9 @@ from onnx import ModelProto
 from ovaot.compiler.graph import GraphIndex
 from ovaot.engines.ports import port_binding
 from ovaot.errors import DeviceError, first_line
+from ovaot.tolerance import difference
 
 log = logging.getLogger(__name__)
-
-# Elementwise rtol/atol, plus an absolute slack relative to the tensor's largest finite magnitude: a layer that
-# sums thousands of products in another order can differ near zero by far more than 1e-5 (with the
-# elementwise test alone validation moved 24 of alexnet's nodes), while a wrong kernel is off by the values' size.
-RTOL, ATOL, SCALE_TOL = 1e-3, 1e-5, 1e-4
 
 
 def reference_values(model: ModelProto, feed: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -62,27 +58,13 @@ def mismatch(
         return f"OpenVINO fails to run it: {first_line(exc)}"
     by_name = {name: results[port] for port in compiled.outputs for name in port.get_names()}
     for name in produces:
-        want, got = values[name], by_name.get(name)
-        if got is None or got.shape != want.shape:
-            return f"{name}: shape {None if got is None else list(got.shape)}, reference {list(want.shape)}"
-        if want.dtype.kind in "fc" and not np.allclose(got, want, rtol=RTOL, atol=_atol(want), equal_nan=True):
-            return f"{name}: differs from onnx.reference {_worst(got, want)}"
-        if want.dtype.kind not in "fc" and not np.array_equal(got.astype(want.dtype), want):
-            return f"{name}: differs from onnx.reference"
+        got = by_name.get(name)
+        if got is None:
+            return f"{name}: missing from OpenVINO's outputs"
+        how = difference(got, values[name], "onnx.reference")
+        if how:
+            return f"{name}: {how}"
     return ""
-
-
-def _worst(got: np.ndarray, want: np.ndarray) -> str:
-    """How far `got` is from `want` at most, where both are numbers (inf - inf and nan are not)."""
-    with np.errstate(all="ignore"):
-        difference = np.abs(got.astype(np.float64) - want)
-    known = difference[~np.isnan(difference)]
-    return f"by up to {float(known.max()):.3g}" if known.size else "(nan where the reference has a number)"
-
-
-def _atol(want: np.ndarray) -> float:
-    finite = np.abs(want[np.isfinite(want)]) if want.size else want
-    return ATOL + SCALE_TOL * float(finite.max(initial=0.0))
 
 
 def failing_nodes(

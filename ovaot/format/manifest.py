@@ -13,7 +13,8 @@ from typing import Any
 from ovaot.errors import PackageError
 
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 2  # 1.1: Partition.input_ports, BLAKE3 digests; 1.2: Manifest.rewrites and .lowered
+SCHEMA_MINOR = 3  # 1.1: Partition.input_ports, BLAKE3 digests; 1.2: Manifest.rewrites and .lowered;
+# 1.3: Partition.blob_checks
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 UNDERSTOOD_MAJORS = (1,)
 
@@ -87,6 +88,25 @@ class SupportSource(StrEnum):
     FORCED = "forced"  # --force-fallback
     VALIDATION = "validation"  # OpenVINO's result differed from onnx.reference's on sample inputs
     KNOWN_DEFECT = "known-defect"  # ovaot's table of OpenVINO defects (ovaot/compiler/defects.py)
+    BLOB_CHECK = "blob-check"  # its exported blob differed once imported, and its compiled model from onnx.reference
+
+
+class BlobCheckStatus(StrEnum):
+    """What the blob check (ovaot/codegen/blob_check.py) found for one exported blob."""
+
+    PASSED = "passed"  # imported back, it gives the compiled model's outputs on a seeded sample
+    FAILED = "failed"  # it does not: the blob is not shipped, the IR is compiled at load
+    NOT_RUN = "not run"  # the compiled model does not run on a seeded sample (shapes, indices): unknown
+    OFF = "off"  # --no-check
+
+
+@dataclass(frozen=True)
+class BlobCheckResult:
+    status: BlobCheckStatus
+    detail: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", BlobCheckStatus(self.status))
 
 
 class ArtifactRole(StrEnum):
@@ -149,6 +169,8 @@ class Partition:
     # the tensor each input port of the compiled model takes, in port order (an imported blob can lose
     # the input's tensor name: OpenVINO renames a parameter that feeds a result directly)
     input_ports: list[str] = field(default_factory=list, metadata=OPTIONAL)
+    # device -> what the blob check found (a failed blob is not in `blobs`: the IR is compiled at load)
+    blob_checks: dict[str, BlobCheckResult] = field(default_factory=dict, metadata=OPTIONAL)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", PartitionKind(self.kind))
