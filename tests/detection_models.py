@@ -183,3 +183,122 @@ def mask_rcnn(seed: int = 1, classes: int = 3) -> onnx.ModelProto:
             ("best_per_class", TensorProto.FLOAT, [None]),
         ],
     )
+
+
+def _empty_branch(name: str, elem_type: int, dims: list[int], as_initializer: bool) -> onnx.GraphProto:
+    """A branch returning an empty tensor as exporters write it: a Constant node or a branch initializer."""
+    value = numpy_helper.from_array(np.zeros(dims, helper.tensor_dtype_to_np_dtype(elem_type)), name)
+    nodes = [] if as_initializer else [helper.make_node("Constant", [], [name], value=value)]
+    output = helper.make_tensor_value_info(name, elem_type, dims)
+    return helper.make_graph(nodes, f"{name}_branch", [], [output], [value] if as_initializer else [])
+
+
+def torchvision_postprocess(keypoints: int = 5, seed: int = 2) -> onnx.ModelProto:
+    """Box post-processing as torchvision's detectors export it: scores over a threshold, then, when any box is
+    left, NonMaxSuppression, a Gather and a TopK of the best inside an If (else an empty index list), the boxes,
+    scores and labels gathered by the kept indices, and keypoints from a second If (else an empty (0, K, 3)).
+
+    boxes (N, 4), scores (N,), labels (N,) int64, keypoint_logits (N, K, 3) -> boxes (D, 4), scores (D,),
+    labels (D,), keypoints (D, K, 3); D is 0 when no score passes the threshold."""
+    rng = np.random.default_rng(seed)
+    constants = {
+        "threshold": np.array(0.5, np.float32),
+        "flat": np.array([-1], np.int64),
+        "zero": np.array(0, np.int64),
+        "axis0": np.array([0], np.int64),
+        "axes01": np.array([0, 1], np.int64),
+        "most": np.array([20], np.int64),
+        "iou": np.array([0.5], np.float32),
+        "column2": np.array(2, np.int64),
+        "per_image": np.array([10], np.int64),
+        "scale": rng.uniform(0.5, 2.0, (1, keypoints, 3)).astype(np.float32),
+    }
+    nms = helper.make_graph(
+        [
+            helper.make_node("Unsqueeze", ["candidate_boxes", "axis0"], ["batched_boxes"]),
+            helper.make_node("Unsqueeze", ["candidate_scores", "axes01"], ["batched_scores"]),
+            helper.make_node("NonMaxSuppression", ["batched_boxes", "batched_scores", "most", "iou"], ["selected"]),
+            helper.make_node("Gather", ["selected", "column2"], ["nms_keep"], axis=1),
+            helper.make_node("Gather", ["candidate_scores", "nms_keep"], ["kept_scores"], axis=0),
+            helper.make_node("Shape", ["kept_scores"], ["kept_count"]),
+            helper.make_node("Min", ["kept_count", "per_image"], ["k"]),
+            helper.make_node("TopK", ["kept_scores", "k"], ["best_scores", "order"], axis=0),
+            helper.make_node("Gather", ["nms_keep", "order"], ["keep_some"], axis=0),
+        ],
+        "nms_branch",
+        [],
+        [helper.make_tensor_value_info("keep_some", TensorProto.INT64, [None])],
+    )
+    keypoint_branch = helper.make_graph(
+        [
+            helper.make_node("Gather", ["keypoint_logits", "keep"], ["kept_logits"], axis=0),
+            helper.make_node("Mul", ["kept_logits", "scale"], ["keypoints_some"]),
+        ],
+        "keypoint_branch",
+        [],
+        [helper.make_tensor_value_info("keypoints_some", TensorProto.FLOAT, [None, keypoints, 3])],
+    )
+    nodes = [
+        helper.make_node("Greater", ["scores", "threshold"], ["passes"]),
+        helper.make_node("NonZero", ["passes"], ["passing"]),
+        helper.make_node("Reshape", ["passing", "flat"], ["candidates"]),
+        helper.make_node("Gather", ["boxes", "candidates"], ["candidate_boxes"], axis=0),
+        helper.make_node("Gather", ["scores", "candidates"], ["candidate_scores"], axis=0),
+        helper.make_node("Size", ["candidate_scores"], ["candidate_count"]),
+        helper.make_node("Equal", ["candidate_count", "zero"], ["none"]),
+        helper.make_node(
+            "If",
+            ["none"],
+            ["keep_local"],
+            then_branch=_empty_branch("no_keep", TensorProto.INT64, [0], as_initializer=False),
+            else_branch=nms,
+        ),
+        helper.make_node("Gather", ["candidates", "keep_local"], ["keep"], axis=0),
+        helper.make_node("Gather", ["boxes", "keep"], ["detected_boxes"], axis=0),
+        helper.make_node("Gather", ["scores", "keep"], ["detected_scores"], axis=0),
+        helper.make_node("Gather", ["labels", "keep"], ["detected_labels"], axis=0),
+        helper.make_node("Size", ["keep"], ["detected_count"]),
+        helper.make_node("Equal", ["detected_count", "zero"], ["nothing"]),
+        helper.make_node(
+            "If",
+            ["nothing"],
+            ["detected_keypoints"],
+            then_branch=_empty_branch("no_keypoints", TensorProto.FLOAT, [0, keypoints, 3], as_initializer=True),
+            else_branch=keypoint_branch,
+        ),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("detected_boxes", TensorProto.FLOAT, ["D", 4]),
+        helper.make_tensor_value_info("detected_scores", TensorProto.FLOAT, ["D"]),
+        helper.make_tensor_value_info("detected_labels", TensorProto.INT64, ["D"]),
+        helper.make_tensor_value_info("detected_keypoints", TensorProto.FLOAT, ["D", keypoints, 3]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "torchvision_postprocess",
+        [
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["N", 4]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N"]),
+            helper.make_tensor_value_info("labels", TensorProto.INT64, ["N"]),
+            helper.make_tensor_value_info("keypoint_logits", TensorProto.FLOAT, ["N", keypoints, 3]),
+        ],
+        outputs,
+        [numpy_helper.from_array(v, k) for k, v in constants.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def postprocess_inputs(count: int, passing: int, keypoints: int = 5, seed: int = 4) -> dict[str, np.ndarray]:
+    """`count` candidate boxes, `passing` of them scored over the threshold (0: no detection)."""
+    rng = np.random.default_rng(seed)
+    corners = rng.uniform(0, 50, (count, 2)).astype(np.float32)
+    scores = rng.uniform(0.0, 0.45, count).astype(np.float32)
+    scores[rng.permutation(count)[:passing]] = rng.uniform(0.55, 1.0, passing)
+    return {
+        "boxes": np.concatenate([corners, corners + rng.uniform(5, 20, (count, 2))], axis=1).astype(np.float32),
+        "scores": scores,
+        "labels": rng.integers(1, 5, count).astype(np.int64),
+        "keypoint_logits": rng.standard_normal((count, keypoints, 3)).astype(np.float32),
+    }

@@ -2,8 +2,8 @@
 
 `sample_inputs` is one ordinary set. `validation_sets` adds the sets that catch kernels which are right on
 ordinary values and wrong at the edges: inf, nan, denormals and huge floats; integers over their whole range
-where only elementwise arithmetic reads them; repeated values (ties) and small fixed integers, which is
-what axes, counts and indices usually are.
+where only elementwise arithmetic reads them; all zeros, which drives data-dependent shapes to empty;
+repeated values (ties) and small fixed integers, which is what axes, counts and indices usually are.
 """
 
 from __future__ import annotations
@@ -89,10 +89,18 @@ def uniform_integer_inputs(model: ModelProto, integer: int, seed: int = 0) -> Fe
     return feed
 
 
+def zero_inputs(model: ModelProto) -> Feed:
+    """Every numeric input all zeros and every boolean False: a score no threshold lets through, a mask that
+    selects nothing. Data-dependent shapes (NonZero, NonMaxSuppression, Compress, TopK by a count) come out
+    empty, which is where OpenVINO returned one garbage detection for none."""
+    feed = sample_inputs(model)
+    return {name: np.zeros_like(v) if v.dtype.kind in "biuf" else v for name, v in feed.items()}
+
+
 def validation_sets(model: ModelProto, given: Feed | None = None, edges: bool = True) -> list[Callable[[], Feed]]:
-    """Makers of the sample sets validation compares on: the given (or a seeded) set, then with `edges` the
-    edge set and, when the model has integer inputs, the sets with fixed integers 0 and 2."""
-    makers: list[Callable[[], Feed]] = [lambda: dict(given) if given else sample_inputs(model)]
+    """Makers of the sample sets validation compares on: the given (or a seeded) set and the all-zero set, then
+    with `edges` the edge set and, when the model has integer inputs, the sets with fixed integers 0 and 2."""
+    makers: list[Callable[[], Feed]] = [lambda: dict(given) if given else sample_inputs(model), lambda: zero_inputs(model)]
     if not edges:
         return makers
     makers.append(lambda: edge_inputs(model))

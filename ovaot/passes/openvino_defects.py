@@ -6,7 +6,7 @@ plugin; tests/test_openvino_defects.py shows the defect on the OpenVINO at hand 
 from __future__ import annotations
 
 import numpy as np
-from onnx import NodeProto, TensorProto, helper
+from onnx import AttributeProto, GraphProto, NodeProto, TensorProto, helper, numpy_helper
 
 from ovaot.passes.emitter import Emitter, Unsupported, attributes
 from ovaot.passes.lowering import LowerOps
@@ -66,12 +66,68 @@ def nudge_nms_iou_threshold(node: NodeProto, out: Emitter) -> None:
     out.op("NonMaxSuppression", *inputs, out=node.output[0], **attributes(node))
 
 
+def compute_empty_branch_outputs(node: NodeProto, out: Emitter) -> None:
+    """If whose taken branch returns a zero-element Constant: OpenVINO returns one element of garbage instead
+    (an empty index list came back as shape (1,), so a detector with no box above its threshold returned one
+    box of uninitialised memory). The same empty tensor made by ConstantOfShape comes back empty."""
+    rewritten = {a.name: _with_computed_empties(a.g) for a in node.attribute if a.type == AttributeProto.GRAPH}
+    if all(graph is None for graph in rewritten.values()):
+        raise Unsupported("no branch returns an empty constant")
+    replacement = NodeProto()
+    replacement.CopyFrom(node)
+    for attribute in replacement.attribute:
+        if rewritten.get(attribute.name) is not None:
+            attribute.g.CopyFrom(rewritten[attribute.name])
+    out.nodes.append(replacement)
+
+
+def _with_computed_empties(graph: GraphProto) -> GraphProto | None:
+    """`graph` with each output that is a zero-element Constant (node or initializer) made by ConstantOfShape,
+    nested Ifs rewritten alike; None when nothing changes."""
+    outputs = {o.name for o in graph.output}
+    empty = {t.name: t for t in graph.initializer if t.name in outputs and 0 in t.dims}
+    nodes, changed = [], False
+    for node in graph.node:
+        value = next((a.t for a in node.attribute if a.name == "value"), None) if node.op_type == "Constant" else None
+        if value is not None and node.output[0] in outputs and 0 in value.dims and not node.domain:
+            empty[node.output[0]] = value
+            changed = True
+            continue
+        if node.op_type == "If" and not node.domain:
+            try:
+                inner = Emitter(node, 0)
+                compute_empty_branch_outputs(node, inner)
+                nodes.extend(inner.nodes)
+                changed = True
+                continue
+            except Unsupported:
+                pass
+        nodes.append(node)
+    if not empty and not changed:
+        return None
+    for name, tensor in sorted(empty.items()):
+        if tensor.data_type == TensorProto.STRING:
+            return None  # ConstantOfShape makes no strings
+        fill = numpy_helper.from_array(np.zeros(1, helper.tensor_dtype_to_np_dtype(tensor.data_type)))
+        shape = numpy_helper.from_array(np.array(tensor.dims, np.int64), f"{name}_shape")
+        nodes.append(helper.make_node("Constant", [], [shape.name], value=shape, name=f"{name}_shape"))
+        nodes.append(helper.make_node("ConstantOfShape", [shape.name], [name], value=fill, name=f"{name}_empty"))
+    result = GraphProto()
+    result.CopyFrom(graph)
+    del result.node[:]
+    result.node.extend(nodes)
+    kept = [t for t in graph.initializer if t.name not in empty]
+    del result.initializer[:]
+    result.initializer.extend(kept)
+    return result
+
+
 OPENVINO_DEFECT_PASS = LowerOps(
     "guard_openvino_defects",
-    "rewrite BitShift and NonMaxSuppression around OpenVINO defects (shifts by the width or more, IoU equal "
-    "to the threshold) so that they compute what ONNX says",
+    "rewrite BitShift, NonMaxSuppression and If around OpenVINO defects (shifts by the width or more, IoU equal "
+    "to the threshold, a branch returning an empty constant) so that they compute what ONNX says",
     "",
-    {"BitShift": guard_bit_shift, "NonMaxSuppression": nudge_nms_iou_threshold},
+    {"BitShift": guard_bit_shift, "NonMaxSuppression": nudge_nms_iou_threshold, "If": compute_empty_branch_outputs},
     min_opset=0,
 )
 
