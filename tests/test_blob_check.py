@@ -134,7 +134,7 @@ def test_openvino_still_miscomputes_rotary_embedding_once_imported():
 
 
 @pytest.mark.parametrize("four_d", [False, True], ids=["3d-num-heads", "4d"])
-@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("interleaved", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_a_default_compile_of_a_rope_model_matches_the_reference(tmp_path, four_d, interleaved):
     model = attention_with_rope(four_d, interleaved)
     result, session = compile_and_load(model, tmp_path)

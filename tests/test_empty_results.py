@@ -36,7 +36,9 @@ def test_openvino_still_returns_one_garbage_element_for_an_empty_branch():
 
 
 @pytest.mark.parametrize("passing", [0, 1, 7], ids=["none", "one", "several"])
-@pytest.mark.parametrize("count", [1, 12, 40])
+@pytest.mark.parametrize(
+    "count", [12, pytest.param(1, marks=pytest.mark.slow), pytest.param(40, marks=pytest.mark.slow)]
+)
 def test_detections_match_onnxruntime_with_and_without_any(tmp_path, count, passing):
     passing = min(passing, count)
     model = torchvision_postprocess()

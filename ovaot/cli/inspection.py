@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ovaot.defect_table import defects_met
 from ovaot.format.manifest import Manifest, Partition, PartitionKind, PlanName
 
 
@@ -38,6 +39,7 @@ def package_report(manifest: Manifest) -> dict[str, Any]:
         }
         for plan in manifest.plans
     ]
+    op_types = {n.op_type for plan in manifest.plans for p in plan.partitions for n in p.nodes}
     return {
         "target": manifest.target,
         "ovaot_version": manifest.ovaot_version,
@@ -46,6 +48,16 @@ def package_report(manifest: Manifest) -> dict[str, Any]:
         "options": manifest.options,
         "rewrites": manifest.rewrites,
         "lowered": manifest.lowered,
+        "known_defects": [
+            {
+                "id": d.id,
+                "op": d.op,
+                "answer": d.answer,
+                "symptom": d.symptom,
+                "known_at_build": d.id in manifest.known_defects,
+            }
+            for d in defects_met(op_types, manifest.openvino_version)
+        ],
         "partitions": plans[0]["partitions"],
         "plans": plans,
         "size": sum(m.size for m in manifest.members.values()),
@@ -62,6 +74,9 @@ def package_lines(manifest: Manifest) -> list[str]:
         lines.append(f"lowered to standard ONNX ops: {', '.join(report['lowered'])}")
     if report["rewrites"]:
         lines.append(f"passes that rewrote the model: {', '.join(report['rewrites'])}")
+    for defect in report["known_defects"]:
+        answer = "its answer applied" if defect["known_at_build"] else "NOT known when this package was built"
+        lines.append(f"known OpenVINO defect {defect['id']} ({defect['op']}; {defect['answer']}): {answer}")
     for plan in report["plans"]:
         label = "the target as asked" if plan["name"] == "target" else "runs where the target's devices are absent"
         lines.append(f"plan {plan['name']} ({plan['mode']}: {', '.join(plan['devices'])}; {label})")

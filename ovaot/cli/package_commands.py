@@ -98,6 +98,8 @@ def verify_command(ctx: click.Context, package: Path, as_json: bool) -> None:
         click.echo(f"  runs here as: {report.runnable_plan or 'nothing'}")
         for problem in report.problems:
             click.echo(f"  problem: {problem}")
+        for warning in report.warnings:
+            click.echo(f"  warning: {warning}")
     if not report.ok:
         ctx.exit(EXIT_VERIFICATION_FAILED)
 

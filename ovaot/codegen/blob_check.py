@@ -51,5 +51,40 @@ def check_blob(
     return _result(BlobCheck.PASSED, "the imported blob gives the compiled model's outputs on a seeded sample")
 
 
+# A dimension: its size, or (lower, upper) bounds of a dynamic one (upper -1: unbounded).
+Dim = int | tuple[int, int]
+
+
+def seeded_sets(
+    signature: Sequence[tuple[Sequence[Dim], np.dtype]], seed: int = 0
+) -> tuple[tuple[np.ndarray, ...], ...]:
+    """The blob check's sample sets for inputs of these shapes and dtypes: every dynamic dimension 3 (within its
+    bounds; a dimension of 1 hides defects that mix positions, as RotaryEmbedding's does), then every one 1,
+    which runs where dimensions must match static ones (the second set only where it differs). Standard-normal
+    floats, integers in [0, 4) (indices and positions stay valid), random booleans."""
+    sets: list[tuple[np.ndarray, ...]] = []
+    for wanted in (3, 1):
+        rng = np.random.default_rng(seed)
+        arrays = []
+        for dims, dtype in signature:
+            shape = [_size(d, wanted) for d in dims]
+            if dtype.kind == "b":
+                arrays.append(rng.random(shape) < 0.5)
+            elif dtype.kind in "iu":
+                arrays.append(rng.integers(0, 4, size=shape).astype(dtype))
+            else:
+                arrays.append(rng.standard_normal(shape).astype(np.float32).astype(dtype))
+        if not any(all(a.shape == b.shape for a, b in zip(arrays, known)) for known in sets):
+            sets.append(tuple(arrays))
+    return tuple(sets)
+
+
+def _size(dim: Dim, wanted: int) -> int:
+    if isinstance(dim, int):
+        return dim if dim >= 0 else wanted
+    lower, upper = dim
+    return max(lower, wanted if upper < 0 else min(wanted, upper), 1)
+
+
 def _result(status: BlobCheck, detail: str) -> dict:
     return {"status": str(status), "detail": detail}

@@ -18,8 +18,9 @@ import openvino as ov
 from onnx import ModelProto
 from openvino.frontend import FrontEndManager
 
-from ovaot.compiler.defects import Defect, defect_hits, initializer_values
+from ovaot.compiler.defects import defect_hits, initializer_values
 from ovaot.compiler.graph import GraphIndex
+from ovaot.defect_table import KnownDefect
 from ovaot.errors import UsageError, first_line
 from ovaot.format.manifest import SupportSource
 from ovaot.targets import plugin_of
@@ -198,10 +199,13 @@ def openvino_message(error: str) -> str | None:
     return None
 
 
-def _defect_support(defect: Defect | None) -> Support | None:
+def _defect_support(defect: KnownDefect | None) -> Support | None:
     if defect is None:
         return None
-    reason = f"OpenVINO {defect.seen_on} computes {defect.op_type} wrong here (known defect): {defect.symptom}"
+    reason = (
+        f"OpenVINO {ov.get_version().split('-')[0]} computes {defect.op} wrong here (known defect {defect.id}, "
+        f"seen on {', '.join(defect.seen_on)}): {defect.symptom}"
+    )
     return Support(False, reason, SupportSource.KNOWN_DEFECT)
 
 

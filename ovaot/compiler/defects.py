@@ -1,27 +1,23 @@
-"""Known OpenVINO defects that change results and that no rewrite avoids: the nodes they hit run in the fallback.
+"""The defect table's `fallback` entries, applied: which nodes each hits. Those run in the fallback.
 
-Each entry names the op, the OpenVINO version it was seen on, the symptom and a test that shows it
-(tests/test_openvino_defects.py); the capability check refuses matching nodes with that reason. Defects that a
+The table (ovaot/data/openvino_defects.toml, read by ovaot.defect_table) names the op, the OpenVINO versions,
+the symptom and the test that shows it; here each fallback entry has the check that finds its nodes, and the
+capability check refuses them with the table's reason on the OpenVINO versions it affects. Defects that a
 rewrite avoids on the device are ovaot/passes/openvino_defects.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
+import openvino as ov
 from onnx import GraphProto, NodeProto, TensorProto, numpy_helper
 
 from ovaot.compiler.graph import GraphIndex
+from ovaot.defect_table import KnownDefect, known_defects
 
-
-@dataclass(frozen=True)
-class Defect:
-    op_type: str
-    seen_on: str  # OpenVINO versions it was seen on
-    symptom: str
-    hits: Callable[[NodeProto, GraphIndex, dict[str, np.ndarray]], bool]
+Hits = Callable[[NodeProto, GraphIndex, dict[str, np.ndarray]], bool]
 
 
 def _resize_align_corners_by_fractional_scales(node: NodeProto, index: GraphIndex, constants: dict) -> bool:
@@ -43,31 +39,28 @@ def _bit_shift_of_64_bits(node: NodeProto, index: GraphIndex, constants: dict) -
     return shape is None or shape.tensor_type.elem_type in (TensorProto.INT64, TensorProto.UINT64)
 
 
-DEFECTS = [
-    Defect(
-        "BitShift",
-        "2026.4",
-        "64-bit values are shifted in 32 bits (3 << 63 gave -2^31, ONNX -2^63)",
-        _bit_shift_of_64_bits,
-    ),
-    Defect(
-        "Resize",
-        "2026.4",
-        "align_corners by scales maps coordinates through the rounded output size; ONNX uses input size x scale "
-        "(a 2x4 image scaled by 0.6 gave [1, 4], ONNX [1, 3.142857])",
-        _resize_align_corners_by_fractional_scales,
-    ),
-]
+# the check of each `fallback` entry of the table, by id
+HITS: dict[str, Hits] = {
+    "bitshift-64-bit": _bit_shift_of_64_bits,
+    "resize-align-corners-fractional-scales": _resize_align_corners_by_fractional_scales,
+}
 
 
-def defect_hits(index: GraphIndex, initializers: dict[str, np.ndarray] | None = None) -> list[Defect | None]:
-    """For each node of `index`, the known defect it would meet on OpenVINO, if any."""
+def defect_hits(
+    index: GraphIndex, initializers: dict[str, np.ndarray] | None = None, openvino_version: str | None = None
+) -> list[KnownDefect | None]:
+    """For each node of `index`, the known defect it would meet on OpenVINO (this one by default), if any."""
     constants = initializers or {}
-    by_op = {d.op_type: d for d in DEFECTS}
-    result: list[Defect | None] = []
+    version = openvino_version or ov.get_version()
+    table = known_defects()
+    active = [table[i] for i in HITS if table[i].affects(version)]
+    result: list[KnownDefect | None] = []
     for node in index.nodes:
-        defect = by_op.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        result.append(defect if defect and defect.hits(node, index, constants) else None)
+        standard = node.domain in ("", "ai.onnx")
+        hit = next(
+            (d for d in active if standard and d.op == node.op_type and HITS[d.id](node, index, constants)), None
+        )
+        result.append(hit)
     return result
 
 

@@ -25,6 +25,7 @@ from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
+from ovaot.defect_table import known_defects
 from ovaot.errors import OvaotError
 from ovaot.format.manifest import SCHEMA_VERSION, Manifest, PlanMode, PlanName, SupportSource
 from ovaot.format.package import PackageReader, describe_members, write_package
@@ -159,6 +160,7 @@ def build_package(
         outputs=[value_info(v) for v in model.graph.output],
         plans=[plan for plan, _ in built],
         members=describe_members(members),
+        known_defects=sorted(known_defects()),
     )
     return manifest, members
 

@@ -16,8 +16,8 @@ import numpy as np
 import openvino as ov
 from onnx import ModelProto
 
+from ovaot.codegen.blob_check import seeded_sets
 from ovaot.compiler.graph import GraphIndex
-from ovaot.compiler.samples import seeded_tensors
 from ovaot.compiler.validation import reference_values
 from ovaot.errors import first_line
 from ovaot.tolerance import difference
@@ -35,38 +35,20 @@ class Divergence:
 
 
 def blob_samples(ov_model: ov.Model) -> tuple[tuple[np.ndarray, ...], ...] | None:
-    """Seeded inputs for the blob check, one array per parameter: a set with every dynamic dimension 3 (within
-    its bounds; a dimension of 1 hides defects that mix positions, such as RotaryEmbedding's), then one with
-    them 1, which runs where dimensions must match static ones. None for a parameter of dynamic rank or of a
-    type numpy does not hold."""
-    shapes, dtypes = [], []
+    """The blob check's seeded sample sets for `ov_model`'s parameters (blob_check.seeded_sets); None for a
+    parameter of dynamic rank or of a type numpy does not hold."""
+    signature = []
     for parameter in ov_model.get_parameters():
         shape = parameter.get_partial_shape()
         if shape.rank.is_dynamic:
             return None
         try:
-            dtypes.append(np.dtype(parameter.get_element_type().to_dtype()))
+            dtype = np.dtype(parameter.get_element_type().to_dtype())
         except (RuntimeError, TypeError, KeyError):
             return None
-        shapes.append(list(shape))
-    samples = []
-    for wanted in (3, 1):
-        dims = [[_pick(d, wanted) for d in shape] for shape in shapes]
-        sample = tuple(seeded_tensors([("", d, t) for d, t in zip(dims, dtypes)]))
-        if not any(_same(sample, known) for known in samples):
-            samples.append(sample)
-    return tuple(samples)
-
-
-def _pick(dimension: ov.Dimension, wanted: int) -> int:
-    if dimension.is_static:
-        return dimension.get_length()
-    upper = dimension.get_max_length()
-    return max(dimension.get_min_length(), wanted if upper < 0 else min(wanted, upper), 1)
-
-
-def _same(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> bool:
-    return all(x.shape == y.shape for x, y in zip(a, b))
+        dims = [d.get_length() if d.is_static else (d.get_min_length(), d.get_max_length()) for d in shape]
+        signature.append((dims, dtype))
+    return seeded_sets(signature)
 
 
 def diverging_nodes(

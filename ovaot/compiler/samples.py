@@ -19,25 +19,19 @@ Feed = dict[str, np.ndarray]
 
 def sample_inputs(model: ModelProto, seed: int = 0) -> Feed:
     """Standard-normal floats, small non-negative integers, random booleans; dynamic dimensions become 1."""
-    signature = _signature(model)
-    return dict(zip([name for name, _, _ in signature], seeded_tensors(signature, seed)))
-
-
-def seeded_tensors(signature: list[tuple[str, list[int], np.dtype]], seed: int = 0) -> list[np.ndarray]:
-    """One seeded array per (name, shape, dtype) of `signature`, as sample_inputs makes them."""
     rng = np.random.default_rng(seed)
-    arrays = []
-    for _, shape, dtype in signature:
+    feed: Feed = {}
+    for name, shape, dtype in _signature(model):
         if dtype.kind == "b":
-            arrays.append(rng.random(shape) < 0.5)
+            feed[name] = rng.random(shape) < 0.5
         elif dtype.kind in "iu":
-            arrays.append(rng.integers(0, 4, size=shape).astype(dtype))
+            feed[name] = rng.integers(0, 4, size=shape).astype(dtype)
         elif dtype.kind in "OUS":
             size = int(np.prod(shape))
-            arrays.append(np.array(["ab", "c", "de f"] * (size // 3 + 1), dtype=object)[:size].reshape(shape))
+            feed[name] = np.array(["ab", "c", "de f"] * (size // 3 + 1), dtype=object)[:size].reshape(shape)
         else:  # float, and the ml_dtypes kinds (bfloat16, float8, float4, int4...)
-            arrays.append(rng.standard_normal(shape).astype(np.float32).astype(dtype))
-    return arrays
+            feed[name] = rng.standard_normal(shape).astype(np.float32).astype(dtype)
+    return feed
 
 
 _FLOAT_EDGES = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 65504.0, -65504.0, 1e30, 0.5, -0.5])
@@ -100,7 +94,10 @@ def zero_inputs(model: ModelProto) -> Feed:
 def validation_sets(model: ModelProto, given: Feed | None = None, edges: bool = True) -> list[Callable[[], Feed]]:
     """Makers of the sample sets validation compares on: the given (or a seeded) set and the all-zero set, then
     with `edges` the edge set and, when the model has integer inputs, the sets with fixed integers 0 and 2."""
-    makers: list[Callable[[], Feed]] = [lambda: dict(given) if given else sample_inputs(model), lambda: zero_inputs(model)]
+    makers: list[Callable[[], Feed]] = [
+        lambda: dict(given) if given else sample_inputs(model),
+        lambda: zero_inputs(model),
+    ]
     if not edges:
         return makers
     makers.append(lambda: edge_inputs(model))

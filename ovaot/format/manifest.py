@@ -14,7 +14,7 @@ from ovaot.errors import PackageError
 
 SCHEMA_MAJOR = 1
 SCHEMA_MINOR = 3  # 1.1: Partition.input_ports, BLAKE3 digests; 1.2: Manifest.rewrites and .lowered;
-# 1.3: Partition.blob_checks
+# 1.3: Partition.blob_checks, Manifest.known_defects
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 UNDERSTOOD_MAJORS = (1,)
 
@@ -227,6 +227,8 @@ class Manifest:
     members: dict[str, Member]
     rewrites: list[str] = field(default_factory=list, metadata=OPTIONAL)  # passes that changed the model, in order
     lowered: list[str] = field(default_factory=list, metadata=OPTIONAL)  # domain.op types rewritten as standard ops
+    # the ids of the defect table (ovaot/data/openvino_defects.toml) its compiler knew
+    known_defects: list[str] = field(default_factory=list, metadata=OPTIONAL)
 
     @property
     def partitions(self) -> list[Partition]:

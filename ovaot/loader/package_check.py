@@ -6,8 +6,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ovaot.codegen.blob_check import check_blob, seeded_sets
+from ovaot.defect_table import defects_met
 from ovaot.engines import ov_c
 from ovaot.errors import OvaotError, first_line
+from ovaot.format.manifest import ArtifactRole, BlobCheckStatus, Manifest, Partition
 from ovaot.format.package import PackageReader
 from ovaot.loader.placement import HostDevices, choose_plan
 
@@ -17,7 +20,7 @@ class BlobCheck:
     plan: str
     partition: int
     device: str
-    status: str  # "imports", "fails", "device absent"
+    status: str  # "imports", "fails", "differs from its IR", "device absent", "not shipped" (failed the blob check)
     reason: str = ""
 
 
@@ -28,6 +31,7 @@ class VerifyReport:
     blobs: list[BlobCheck] = field(default_factory=list)
     runnable_plan: str | None = None
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +51,7 @@ def verify_package(path: str | Path) -> VerifyReport:
         report.problems.append(str(exc))
         return report
     with reader:
+        report.warnings.extend(_defects_unknown_at_build(reader.manifest))
         core = ov_c.Core()
         host = HostDevices(core.available_devices())
         for plan in reader.manifest.plans:
@@ -60,9 +65,54 @@ def verify_package(path: str | Path) -> VerifyReport:
                         except RuntimeError as exc:
                             check.status, check.reason = "fails", first_line(exc)
                             report.problems.append(f"{plan.name} partition {partition.index}: {device} blob fails")
+                        if check.status == "imports" and "ir_xml" in partition.artifacts:
+                            _compare_with_ir(core, reader, partition, device, member, check)
+                            if check.status != "imports":
+                                report.problems.append(
+                                    f"{plan.name} partition {partition.index}: the {device} blob differs from its "
+                                    f"IR ({check.reason})"
+                                )
                     report.blobs.append(check)
+                for device, found in partition.blob_checks.items():
+                    if found.status == BlobCheckStatus.FAILED and device not in partition.blobs:
+                        report.blobs.append(BlobCheck(plan.name, partition.index, device, "not shipped", found.detail))
         try:
             report.runnable_plan = choose_plan(reader.manifest, host, strict=False)[0].name
         except OvaotError as exc:
             report.problems.append(str(exc))
     return report
+
+
+def _compare_with_ir(
+    core: ov_c.Core, reader: PackageReader, partition: Partition, device: str, member: str, check: BlobCheck
+) -> None:
+    """The blob check again, on this host: the blob, imported, against the partition's IR compiled here."""
+    config = partition.compile_config
+    xml = bytes(reader.view(partition.artifacts[ArtifactRole.IR_XML]))
+    compiled = core.compile_model_from_memory(
+        xml, reader.view(partition.artifacts[ArtifactRole.IR_BIN]), device, config
+    )
+    try:
+        if any(p.shape is None for p in compiled.inputs):
+            check.reason = "not compared with its IR (an input of dynamic rank)"
+            return
+        samples = seeded_sets([(p.shape, p.dtype) for p in compiled.inputs])
+        found = check_blob(core, compiled, bytes(reader.view(member)), device, config, samples)
+    finally:
+        compiled.close()
+    if found["status"] == BlobCheckStatus.FAILED:
+        check.status, check.reason = "differs from its IR", found["detail"]
+    elif found["status"] == BlobCheckStatus.PASSED:
+        check.reason = "gives its IR's outputs on a seeded sample"
+    else:
+        check.reason = f"not compared with its IR ({found['detail']})"
+
+
+def _defects_unknown_at_build(manifest: Manifest) -> list[str]:
+    """Known OpenVINO defects that affect the package's OpenVINO and ops but that its compiler did not know."""
+    op_types = {n.op_type for plan in manifest.plans for p in plan.partitions for n in p.nodes}
+    return [
+        f"built without known defect {d.id} ({d.op}, {d.pattern}: {d.symptom}), which affects its OpenVINO "
+        f"{manifest.openvino_version.split('-')[0]}; rebuild it with this ovaot"
+        for d in defects_met(op_types, manifest.openvino_version, manifest.known_defects)
+    ]
