@@ -52,6 +52,7 @@ def test_enum_members_are_their_values_in_json_and_text():
         "validation",
         "known-defect",
         "blob-check",
+        "crossing",
     }
     assert BlobCheckStatus.choices() == "passed, failed, not run or off"
 

@@ -15,7 +15,7 @@ from onnx import ModelProto
 from ovaot.compiler.capability import Support, apply_overrides, convert, device_capability, device_present
 from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.partition import NodeGroup, partition
-from ovaot.format.manifest import PartitionKind, PlanMode, PlanName
+from ovaot.format.manifest import PartitionKind, PlanMode, PlanName, SupportSource
 
 FALLBACK = PartitionKind.FALLBACK.value  # the label of nodes no device takes
 
@@ -74,12 +74,49 @@ def query_support(
 def draft(
     spec: PlanSpec, index: GraphIndex, supports: Mapping[str, list[Support]], refused: Mapping[int, Support]
 ) -> Draft:
-    """Label every node and partition the graph; `refused` nodes (by the build step) go to the fallback."""
+    """Label every node and partition the graph; `refused` nodes (by the build step) go to the fallback, and so
+    does a lone data-movement op between two fallback partitions."""
     decided = [
         (FALLBACK, refused[i]) if i in refused else choice
         for i, choice in enumerate(_label_nodes(spec, supports, len(index.nodes)))
     ]
-    return Draft(spec, decided, partition(index.users, [label for label, _ in decided]))
+    groups = partition(index.users, [label for label, _ in decided])
+    lone = _lone_moves_between_fallbacks(index, groups, [label for label, _ in decided])
+    if lone:
+        for i in lone:
+            decided[i] = (FALLBACK, Support(False, LONE_MOVE_REASON, SupportSource.CROSSING))
+        groups = partition(index.users, [label for label, _ in decided])
+    return Draft(spec, decided, groups)
+
+
+# Ops that only move or reinterpret data: alone between two fallback partitions, one costs an OpenVINO call
+# and two crossings more than it saves (benchmarks/crossings.py measures it: artifacts/crossings.md).
+DATA_MOVEMENT = frozenset(
+    {"Cast", "Concat", "Flatten", "Gather", "Identity", "Reshape", "Shape", "Size", "Slice", "Squeeze",
+     "Transpose", "Unsqueeze"}
+)  # fmt: skip
+LONE_MOVE_REASON = (
+    "a lone data-movement op between two fallback partitions runs in the fallback: on OpenVINO it would cost a "
+    "call and two crossings"
+)
+
+
+def _lone_moves_between_fallbacks(index: GraphIndex, groups: list[NodeGroup], labels: list[str]) -> list[int]:
+    """Nodes that form a device partition alone, move data only, read from the fallback and feed only it."""
+    lone = []
+    for group in groups:
+        if group.label == FALLBACK or len(group.node_ids) != 1:
+            continue
+        [i] = group.node_ids
+        node = index.nodes[i]
+        if node.domain not in ("", "ai.onnx") or node.op_type not in DATA_MOVEMENT:
+            continue
+        producers = {index.producer[n] for n in index.inputs_of[i] if n in index.producer}
+        outputs_leave = any(o in index.graph_outputs for o in node.output)
+        fed = index.users[i]
+        if producers and fed and not outputs_leave and all(labels[j] == FALLBACK for j in [*producers, *fed]):
+            lone.append(i)
+    return lone
 
 
 def _label_nodes(spec: PlanSpec, supports: Mapping[str, list[Support]], count: int) -> Iterator[tuple[str, Support]]:

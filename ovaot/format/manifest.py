@@ -88,6 +88,7 @@ class SupportSource(StrEnum):
     FORCED = "forced"  # --force-fallback
     VALIDATION = "validation"  # OpenVINO's result differed from onnx.reference's on sample inputs
     KNOWN_DEFECT = "known-defect"  # ovaot's table of OpenVINO defects (ovaot/compiler/defects.py)
+    CROSSING = "crossing"  # a lone data-movement op between fallback partitions joins them (no crossing)
     BLOB_CHECK = "blob-check"  # its exported blob differed once imported, and its compiled model from onnx.reference
 
 
