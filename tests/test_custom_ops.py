@@ -46,6 +46,8 @@ def test_registered_function_runs_in_the_fallback(tmp_path: Path):
     result = ovaot.compile(model, "CPU_FP32", tmp_path / "m.ovpkg")
     placement = {n.op_type: p.kind for p in result.manifest.partitions for n in p.nodes}
     assert placement["ScaledSwish"] == "fallback" and placement["Relu"] == "openvino"
+    # the op after it is typed by a seeded run (no schema types a custom op's output), so OpenVINO is asked
+    assert placement["Tanh"] == "openvino"
     x = np.random.default_rng(9).standard_normal((2, 5)).astype(np.float32)
     np.testing.assert_allclose(ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})[0], expected(x), rtol=1e-5)
 
@@ -157,3 +159,26 @@ def test_optional_outputs_a_node_leaves_out_are_not_counted(tmp_path: Path):
     ovaot.compile(model, "CPU_FP32", tmp_path / "m.ovpkg")
     x = np.arange(4, dtype=np.float32)
     np.testing.assert_array_equal(ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})[0], x - 1)
+
+
+def test_ops_after_a_custom_op_are_typed_by_a_run_and_run_on_the_device(tmp_path: Path):
+    ovaot.register_op("my.ops", "ScaledSwish", scaled_swish)
+    model = onnx.parser.parse_model(
+        """
+        <ir_version: 8, opset_import: ["" : 17, "my.ops" : 1]>
+        g (float[1, 3, 4, 5] x) => (float[1, 4, 5, 3] y) {
+          b = my.ops.ScaledSwish <beta = 2.0> (x)
+          c = Transpose <perm = [0, 2, 3, 1]> (b)
+          s = Shape (c)
+          r = Reshape (c, s)
+          y = Tanh (r)
+        }
+        """
+    )
+    result = ovaot.compile(model, "CPU_FP32", tmp_path / "m.ovpkg")
+    placement = {n.op_type: (p.kind, n.reason) for p in result.manifest.partitions for n in p.nodes}
+    for op in ("Transpose", "Shape", "Reshape", "Tanh"):
+        assert placement[op][0] == "openvino", placement[op]
+    x = np.random.default_rng(3).standard_normal((1, 3, 4, 5)).astype(np.float32)
+    want = np.tanh(scaled_swish(x, 2.0).transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(ovaot.load(tmp_path / "m.ovpkg").run(None, {"x": x})[0], want, rtol=1e-5)

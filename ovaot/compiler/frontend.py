@@ -12,7 +12,12 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
-from ovaot.compiler.type_inference import complete_element_types, refine_if_shapes, refine_tokenizer_shapes
+from ovaot.compiler.type_inference import (
+    complete_element_types,
+    refine_if_shapes,
+    refine_tokenizer_shapes,
+    types_from_a_run,
+)
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
 from ovaot.passes.weights import weights_aside
@@ -83,6 +88,8 @@ def infer_shapes(model: ModelProto, name: str) -> ModelProto:
     if refine_if_shapes(model) or refine_tokenizer_shapes(model):
         return infer_shapes(model, name)  # what follows the If or the Tokenizer can now be inferred too
     complete_element_types(model)
+    if types_from_a_run(model):
+        return infer_shapes(model, name)  # what follows a custom op can now be inferred too
     return model
 
 

@@ -1,7 +1,9 @@
-"""Fill in element types that ONNX shape inference left unknown, from the operator schemas alone."""
+"""Fill in element types and ranks that ONNX shape inference left unknown: from the operator schemas, from
+the branches of an If, from a Tokenizer's attributes, and, for what no schema says, from a seeded run."""
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 from onnx import ModelProto, TypeProto, helper
 
@@ -145,6 +147,42 @@ def refine_tokenizer_shapes(model: ModelProto) -> int:
         info = helper.make_tensor_value_info(node.output[0], onnx.TensorProto.STRING, dims)
         if result is not None and result in graph.value_info:
             graph.value_info.remove(result)
+        graph.value_info.append(info)
+        added += 1
+    return added
+
+
+def types_from_a_run(model: ModelProto) -> int:
+    """Add value_info with the element type and rank (dimensions left unknown) that a seeded onnx.reference run
+    gives to tensors standard ops read but neither shape inference nor the schemas type: what a custom op or
+    an op without shape inference produces. Without it, every op after such a node is refused ("input types
+    unknown"), as OpenVINO cannot be asked about it. Returns how many value_infos were added (0 when the
+    reference cannot run the model)."""
+    graph = model.graph
+    typed = {v.name for v in [*graph.input, *graph.value_info, *graph.output] if _has_shape(v)}
+    typed |= {t.name for t in graph.initializer}
+    wanted = {n for node in graph.node if node.domain in ("", "ai.onnx") for n in node.input if n and n not in typed}
+    produced = {o for node in graph.node for o in node.output}
+    wanted &= produced
+    if not wanted:
+        return 0
+    from ovaot.compiler.samples import sample_inputs
+    from ovaot.compiler.validation import reference_values
+
+    values = reference_values(model, sample_inputs(model))
+    if values is None:
+        return 0
+    known = {v.name: v for v in graph.value_info}
+    added = 0
+    for name in sorted(wanted):
+        value = values.get(name)
+        if not isinstance(value, np.ndarray) or value.dtype == object:
+            continue
+        elem_type = helper.np_dtype_to_tensor_dtype(value.dtype)
+        info = helper.make_tensor_value_info(name, elem_type, [None] * value.ndim)
+        info.type.tensor_type.shape.SetInParent()  # a scalar's shape too: rank 0 is known
+        if name in known:
+            graph.value_info.remove(known[name])
         graph.value_info.append(info)
         added += 1
     return added

@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 
 def reference_values(model: ModelProto, feed: Mapping[str, Any]) -> dict[str, Any] | None:
     """Every tensor's value on `feed` by onnx.reference, or None when the reference cannot run the model."""
+    from ovaot.custom_ops import registered_ops
     from ovaot.engines.reference import reference_evaluator  # onnx.reference only when validating
 
     try:
         with np.errstate(all="ignore"):  # edge sets hold inf and nan on purpose: numpy's warnings are expected
-            values = reference_evaluator(model).run(None, dict(feed), intermediate=True)
+            values = reference_evaluator(model, registered_ops()).run(None, dict(feed), intermediate=True)
     except Exception as exc:
         log.debug("onnx.reference cannot run the model on a sample set (%s)", exc)
         return None
