@@ -9,6 +9,7 @@ export worker (OpenVINO's C API and numpy only).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -24,19 +25,17 @@ def check_blob(
     """{"status": BlobCheck, "detail": ...}: whether `blob` (exported from `compiled`), imported on `device`,
     gives the compiled model's outputs on the first sample set (one array per input port) the compiled model
     runs. One set: the first inference of each new shape compiles kernels, which is most of the check's cost."""
-    why_not = "no sample sets"
-    for sample in samples:
+    # the compiled model runs while the blob imports: ctypes releases the GIL, and the two take about as long
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-blob-check") as pool:
+        expected = pool.submit(_first_run, compiled, samples)
         try:
-            want = compiled.create_infer_request().infer(list(sample))
-            break
-        except (RuntimeError, TypeError, ValueError) as exc:
-            why_not = first_line(exc)
-    else:
+            imported = core.import_model(blob, device, config)
+        except RuntimeError as exc:
+            return _result(BlobCheck.FAILED, f"the blob does not import where it was exported: {first_line(exc)}")
+        sample, want, why_not = expected.result()
+    if want is None:
+        imported.close()
         return _result(BlobCheck.NOT_RUN, f"the compiled model does not run on a seeded sample: {why_not}")
-    try:
-        imported = core.import_model(blob, device, config)
-    except RuntimeError as exc:
-        return _result(BlobCheck.FAILED, f"the blob does not import where it was exported: {first_line(exc)}")
     try:
         got = imported.create_infer_request().infer(list(sample))
     except RuntimeError as exc:
@@ -49,6 +48,17 @@ def check_blob(
             names = ", ".join(sorted(compiled.outputs[port].names)) or f"output {port}"
             return _result(BlobCheck.FAILED, f"{names}: the imported blob {how}")
     return _result(BlobCheck.PASSED, "the imported blob gives the compiled model's outputs on a seeded sample")
+
+
+def _first_run(compiled: Any, samples: Sequence[Sequence[np.ndarray]]) -> tuple[Any, list | None, str]:
+    """The first sample set the compiled model runs, and its outputs; else why not."""
+    why_not = "no sample sets"
+    for sample in samples:
+        try:
+            return sample, compiled.create_infer_request().infer(list(sample)), ""
+        except (RuntimeError, TypeError, ValueError) as exc:
+            why_not = first_line(exc)
+    return None, None, why_not
 
 
 # A dimension: its size, or (lower, upper) bounds of a dynamic one (upper -1: unbounded).
