@@ -161,3 +161,31 @@ def diff_command(ctx: click.Context, first: Path, second: Path, as_json: bool) -
         click.echo("\n".join(found) if found else "same")
     if found:
         ctx.exit(EXIT_FAILED)
+
+
+@main.command("export")
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["ovms", "triton"]),
+    required=True,
+    help="ovms: OpenVINO Model Server (model folder and config.json); triton: Triton's OpenVINO backend.",
+)
+@click.option("-o", "--output", "repository", type=click.Path(path_type=Path), required=True, metavar="REPO")
+@click.option("--name", help="The model's name in the repository (default: the package's file stem).")
+@click.option("--version", "version", type=int, default=1, show_default=True, help="The model version folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def export_command(package: Path, fmt: str, repository: Path, name: str | None, version: int, as_json: bool) -> None:
+    """Write PACKAGE into the model repository REPO for OpenVINO Model Server or Triton (one OpenVINO partition,
+    no fallback; `ovaot serve` serves any package)."""
+    from ovaot.integrations.model_repository import export_repository
+
+    exported = export_repository(package, fmt, repository, name, version)
+    if as_json:
+        report = {"folder": str(exported.folder), "name": exported.name, "version": exported.version}
+        click.echo(json.dumps({**report, "device": exported.device, "notes": exported.notes}))
+        return
+    for note in exported.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{exported.folder}: {exported.name} version {exported.version} on {exported.device} ({fmt})")
