@@ -20,9 +20,11 @@ from ovaot.version import __version__
 
 if TYPE_CHECKING:
     from ovaot.compiler import CompileOptions, CompileResult, compile
+    from ovaot.integrations.fleet import CompileJob, compile_many
 
 __all__ = [
     "CompileError",
+    "CompileJob",
     "CompileOptions",
     "CompileResult",
     "DeviceError",
@@ -35,6 +37,7 @@ __all__ = [
     "VerificationError",
     "__version__",
     "compile",
+    "compile_many",
     "load",
     "register_op",
 ]
@@ -64,4 +67,8 @@ def __getattr__(name: str) -> Any:
         from ovaot import compiler
 
         return getattr(compiler, name)
+    if name in ("compile_many", "CompileJob"):
+        from ovaot.integrations import fleet
+
+        return getattr(fleet, name)
     raise AttributeError(f"module 'ovaot' has no attribute {name!r}")

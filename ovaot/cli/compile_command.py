@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ovaot.cli.main import main, parse_inputs
+from ovaot.cli.main import EXIT_FAILED, main, parse_inputs
 from ovaot.errors import UsageError
 
 
@@ -207,3 +207,60 @@ def _progress_printer(silent: bool) -> Any:
         click.echo(f"\r\033[K{message}", err=True, nl=False)
 
     return show
+
+
+@main.command("compile-many")
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-t", "--target", "targets", multiple=True, required=True, help="A target (repeatable).")
+@click.option("-o", "--output", "folder", type=click.Path(path_type=Path), required=True, metavar="OUTDIR")
+@click.option("--jobs", type=click.IntRange(1), help="Processes in the local pool (default: one per core).")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the jobs on this Dask scheduler (tcp://host:port; needs ovaot[dask] and a filesystem the workers share).",
+)
+@click.option("--force", is_flag=True, help="Rebuild even the packages that are up to date.")
+@click.option("--json", "as_json", is_flag=True, help="Print the index as JSON.")
+@click.pass_context
+def compile_many_command(
+    ctx: click.Context,
+    models: tuple[Path, ...],
+    targets: tuple[str, ...],
+    folder: Path,
+    jobs: int | None,
+    scheduler: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Compile every MODEL for every target into OUTDIR/<model>.<target>.ovpkg, each exactly as `ovaot compile`
+    would; OUTDIR/index.json lists the results. Exit 1 when any job failed (the others still run)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from ovaot.integrations.fleet import compile_many, plan_jobs, write_index
+
+    folder.mkdir(parents=True, exist_ok=True)
+    planned = plan_jobs(models, targets, folder, **({"force": True} if force else {}))
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise click.UsageError("--scheduler needs Dask: pip install 'ovaot[dask]'") from None
+        with Client(scheduler) as client:
+            results = compile_many(planned, client.get_executor())
+    elif jobs is not None:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            results = compile_many(planned, pool)
+    else:
+        results = compile_many(planned)
+    index = write_index(folder, results)
+    if as_json:
+        click.echo(index.read_text().rstrip())
+    else:
+        for result in results:
+            where = Path(result.job.output).name
+            detail = f": {result.error}" if result.error else f" ({result.seconds:.1f} s)"
+            click.echo(f"{result.status}: {where}{detail}")
+        click.echo(f"wrote {index}")
+    if any(r.status == "failed" for r in results):
+        ctx.exit(EXIT_FAILED)

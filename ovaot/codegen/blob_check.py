@@ -71,7 +71,7 @@ def seeded_sets(
     """The blob check's sample sets for inputs of these shapes and dtypes: every dynamic dimension 3 (within its
     bounds; a dimension of 1 hides defects that mix positions, as RotaryEmbedding's does), then every one 1,
     which runs where dimensions must match static ones (the second set only where it differs). Standard-normal
-    floats, integers in [0, 4) (indices and positions stay valid), random booleans."""
+    floats, integers in [1, 4) (small: indices and positions stay valid; not 0: divisors), random booleans."""
     sets: list[tuple[np.ndarray, ...]] = []
     for wanted in (3, 1):
         rng = np.random.default_rng(seed)
@@ -80,8 +80,9 @@ def seeded_sets(
             shape = [_size(d, wanted) for d in dims]
             if dtype.kind == "b":
                 arrays.append(rng.random(shape) < 0.5)
-            elif dtype.kind in "iu":
-                arrays.append(rng.integers(0, 4, size=shape).astype(dtype))
+            elif dtype.kind in "iu":  # never 0: an integer input may be a divisor or a block size (Col2Im's
+                # block_shape of 0 raised SIGFPE inside OpenVINO and killed the process running it)
+                arrays.append(rng.integers(1, 4, size=shape).astype(dtype))
             else:
                 arrays.append(rng.standard_normal(shape).astype(np.float32).astype(dtype))
         if not any(all(a.shape == b.shape for a, b in zip(arrays, known)) for known in sets):

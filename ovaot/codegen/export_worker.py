@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from ovaot.codegen.blob_check import check_blob
 from ovaot.errors import CompileError
+from ovaot.format.manifest import BlobCheckStatus
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class ExportWorker:
             text=True,
         )
         self._folder: tempfile.TemporaryDirectory | None = None
+        self._jobs: list[ExportJob] = []
 
     def export(self, jobs: list[ExportJob]) -> list[Exported]:
         """Compile and export each job in order; a job OpenVINO refuses ends the list with its error."""
@@ -99,6 +101,7 @@ class ExportWorker:
 
     def submit(self, jobs: list[ExportJob]) -> None:
         """Hand the jobs to the worker, which starts on them at once."""
+        self._jobs = list(jobs)
         self._folder = tempfile.TemporaryDirectory(prefix="ovaot-export-")
         folder = Path(self._folder.name)
         listing = []
@@ -123,17 +126,32 @@ class ExportWorker:
             raise CompileError(_failure(stderr)) from None
 
     def collect(self) -> list[Exported]:
-        """Wait for the worker; the results of the submitted jobs."""
+        """Wait for the worker; the results of the submitted jobs.
+
+        A worker that OpenVINO killed (a signal) while running the blob check's seeded samples is replaced by
+        a fresh one that exports the same jobs unchecked (the same bytes: a fresh process again); their check
+        says why it was not run.
+        """
         assert self._folder is not None, "submit() first"
         try:
             _, stderr = self._process.communicate()
             folder = Path(self._folder.name)
             results = folder / "results.json"
+            crashed = self._process.returncode < 0
+            if crashed and any(job.samples is not None for job in self._jobs):
+                return self._export_unchecked(-self._process.returncode)
             if self._process.returncode != 0 or not results.is_file():
                 raise CompileError(_failure(stderr))
             return _read_results(json.loads(results.read_text()), folder)
         finally:
             self._folder.cleanup()
+
+    def _export_unchecked(self, signal_number: int) -> list[Exported]:
+        why = f"OpenVINO crashed (signal {signal_number}) running a seeded sample; exported again unchecked"
+        retry = ExportWorker()
+        results = retry.export([replace(job, samples=None) for job in self._jobs])
+        status = {"status": str(BlobCheckStatus.NOT_RUN), "detail": why}
+        return [replace(r, check=status) if not r.error else r for r in results]
 
     def close(self) -> None:
         """Stop the worker, whatever it is doing; its results are not wanted."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import onnx
 import openvino as ov
 from onnx import ModelProto
 
@@ -27,7 +28,7 @@ from ovaot.compiler.partition import NodeGroup
 from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
 from ovaot.compiler.round_trip import blob_samples, diverging_nodes
 from ovaot.compiler.save_temps import SaveTemps
-from ovaot.compiler.validation import failing_nodes, mismatch, shipped
+from ovaot.compiler.validation import failing_nodes, mismatch, reference_values, shipped
 from ovaot.engines.ports import port_binding
 from ovaot.errors import CompileError
 from ovaot.format.manifest import (
@@ -78,6 +79,7 @@ class _Pending:
     node_ids: list[int]
     prefix: str  # of its members' names
     jobs: dict[str, ExportJob] = field(default_factory=dict)  # device -> job
+    unchecked: str = ""  # why the blobs are not checked, where they are not
 
 
 @dataclass
@@ -216,7 +218,7 @@ def _partition(
     xml, weights = save_ir(ov_model, compress_to_fp16=context.precision == "f16")
     run_on = spec.devices if spec.mode == PlanMode.MULTI else [group.label]
     present = [d for d in run_on if device_present(context.core, d) and d != "AUTO"]
-    samples = blob_samples(ov_model) if context.options.check_blobs else None
+    samples, unchecked = _check_samples(context, node_ids, ov_model, input_ports)
     jobs = {device: ExportJob(xml, weights, device, builder.configs[device], samples) for device in present}
     artifacts = {}
     if context.options.portable_ir or set(jobs) != set(run_on):
@@ -234,7 +236,55 @@ def _partition(
         requested_precision=context.precision,
         input_ports=input_ports,
     )
-    return _Pending(partition, node_ids, prefix, jobs)
+    return _Pending(partition, node_ids, prefix, jobs, unchecked)
+
+
+def _check_samples(
+    context: BuildContext, node_ids: list[int], ov_model: ov.Model, input_ports: list[str]
+) -> tuple[tuple | None, str]:
+    """The blob check's sample sets for a partition, or why it is not checked.
+
+    OpenVINO can crash on random values where an input sets a shape, a block size or padding (Col2Im's pads:
+    SIGSEGV). The export worker survives that (exporter: a fresh worker exports again, unchecked); a check in
+    this process (reproducible=False) must not risk it: unless every input is a float read as data, the sample
+    is kept only where onnx.reference runs the partition on it.
+    """
+    if not context.options.check_blobs:
+        return None, ""
+    random = sorted({context.index.nodes[i].op_type for i in node_ids} & _RANDOM_OPS)
+    if random:
+        return None, f"the partition draws random numbers ({', '.join(random)}): two runs differ by design"
+    samples = blob_samples(ov_model)
+    if samples is None:
+        return None, "a parameter has a dynamic rank or a type numpy lacks"
+    if context.options.reproducible or _read_as_float_data(context.index, node_ids, input_ports):
+        return samples, ""
+    subgraph = context.index.extract(context.model, node_ids, "blob_check_partition")[0]
+    runnable = tuple(s for s in samples if reference_values(subgraph, dict(zip(input_ports, s))) is not None)
+    if not runnable:
+        return None, "onnx.reference cannot run the partition on a seeded sample, so OpenVINO is not run on it here"
+    return runnable, ""
+
+
+def _read_as_float_data(index: GraphIndex, node_ids: list[int], inputs: list[str]) -> bool:
+    """Whether every one of `inputs` is a float tensor that the partition's nodes read only as their first
+    input (data, not a shape, an index or a count)."""
+    members = set(node_ids)
+    for name in inputs:
+        value_type = index.value_types.get(name)
+        if value_type is None or value_type.tensor_type.elem_type not in _FLOAT_TYPES:
+            return False
+        for i in members:
+            node = index.nodes[i]
+            if name in node.input[1:] or (name not in node.input and name in index.inputs_of[i]):
+                return False
+    return True
+
+
+_RANDOM_OPS = frozenset(
+    {"Bernoulli", "Multinomial", "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike"}
+)
+_FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16)
 
 
 def _whole_model(
@@ -263,7 +313,9 @@ def _complete(generated: _Generated, results: list[Exported], builder: PlanBuild
     partitions = []
     for p in generated.pending:
         exported = {device: result for (q, device, _), result in zip(jobs, results) if q is p}
-        checks = {device: _check_result(e, builder.context.options.check_blobs) for device, e in exported.items()}
+        checks = {
+            device: _check_result(e, builder.context.options.check_blobs, p.unchecked) for device, e in exported.items()
+        }
         failed = [device for device, check in checks.items() if check.status == BlobCheckStatus.FAILED]
         if failed:
             outcome = _narrow_failed_check(p, failed[0], checks[failed[0]], builder)
@@ -296,11 +348,11 @@ def _complete(generated: _Generated, results: list[Exported], builder: PlanBuild
     return partitions
 
 
-def _check_result(exported: Exported, enabled: bool) -> BlobCheckResult:
+def _check_result(exported: Exported, enabled: bool, unchecked: str) -> BlobCheckResult:
     if not enabled:
         return BlobCheckResult(BlobCheckStatus.OFF, "compiled with --no-check")
     if exported.check is None:
-        return BlobCheckResult(BlobCheckStatus.NOT_RUN, "a parameter has a dynamic rank or a type numpy lacks")
+        return BlobCheckResult(BlobCheckStatus.NOT_RUN, unchecked or "no sample set")
     return BlobCheckResult(exported.check["status"], exported.check["detail"])
 
 

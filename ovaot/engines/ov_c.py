@@ -326,8 +326,16 @@ class InferRequest(_Owned):
     def _set_inputs(self, inputs: Sequence[np.ndarray]) -> None:
         if len(inputs) != len(self._model.inputs):
             raise ValueError(f"expected {len(self._model.inputs)} inputs, got {len(inputs)}")
-        # np.ascontiguousarray would turn a 0-d array into shape (1,); a 0-d array is always contiguous
-        arrays = [value if value.flags.c_contiguous else np.ascontiguousarray(value) for value in inputs]
+        # np.ascontiguousarray would turn a 0-d array into shape (1,); a 0-d array is always contiguous. A numpy
+        # scalar (a fallback partition's np.bool_) becomes a 0-d array.
+        arrays = [
+            value
+            if isinstance(value, np.ndarray) and value.flags.c_contiguous
+            else np.ascontiguousarray(value)
+            if isinstance(value, np.ndarray)
+            else np.asarray(value)
+            for value in inputs
+        ]
         for index, array in enumerate(arrays):
             if array.dtype not in c.CODES:
                 raise TypeError(f"input {index}: dtype {array.dtype} has no OpenVINO element type here")
