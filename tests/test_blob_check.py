@@ -150,6 +150,7 @@ def test_a_default_compile_of_a_rope_model_matches_the_reference(tmp_path, four_
     assert {p.partition: p.how for p in session.placements}[partition.index] == [CompiledFrom.IR]
 
 
+@pytest.mark.slow
 def test_the_check_runs_in_the_compilers_own_process_too(tmp_path):
     # reproducible=False exports in this process (ovaot.backend, ovaot.load of an .onnx): the same check
     model = attention_with_rope(four_d=True)
@@ -222,6 +223,7 @@ def _col2im_with_pads_as_input() -> onnx.ModelProto:
     return case.model
 
 
+@pytest.mark.slow
 def test_a_sample_that_crashes_openvino_costs_the_check_not_the_compile(tmp_path):
     # Col2Im with its pads as an input: seeded values crash OpenVINO (SIGSEGV) in the export worker, which a
     # fresh worker replaces, exporting the same blob unchecked
@@ -230,6 +232,7 @@ def test_a_sample_that_crashes_openvino_costs_the_check_not_the_compile(tmp_path
     assert check.status == BlobCheckStatus.NOT_RUN and "crashed (signal" in check.detail, check
 
 
+@pytest.mark.slow
 def test_in_this_process_the_check_runs_only_on_samples_the_reference_accepts(tmp_path):
     result, _ = compile_and_load(_col2im_with_pads_as_input(), tmp_path, reproducible=False)
     [check] = result.manifest.partitions[0].blob_checks.values()

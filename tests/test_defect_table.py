@@ -70,6 +70,7 @@ def test_verify_warns_about_a_defect_the_package_was_built_without(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_verify_compares_each_blob_with_its_ir_on_this_host(tmp_path):
     # a package built with --no-check ships the RotaryEmbedding blob: verify finds what the build did not check
     model_path = tmp_path / "attention.onnx"

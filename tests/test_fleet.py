@@ -30,6 +30,7 @@ def test_package_names_are_file_safe():
     assert package_name("m/resnet.onnx", "HETERO:GPU,CPU") == "resnet.HETERO-GPU-CPU.ovpkg"
 
 
+@pytest.mark.slow
 def test_a_pool_builds_every_job_as_ovaot_compile_would_and_then_finds_them_up_to_date(tmp_path, models):
     jobs = plan_jobs([models / "cnn_a.onnx", models / "cnn_b.onnx"], ["CPU_FP32", "MYRIAD_FP16"], tmp_path / "out")
     results = compile_many(jobs)
@@ -58,6 +59,7 @@ def test_one_failure_does_not_stop_the_others_and_the_index_says_so(tmp_path, mo
     assert (out / "cnn_a.CPU_FP32.ovpkg").is_file()
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_on_loopback_runs_the_jobs(tmp_path, models):
     distributed = pytest.importorskip("dask.distributed", reason="Dask (ovaot[dask]) is not installed")
     with distributed.LocalCluster(

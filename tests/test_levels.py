@@ -72,7 +72,8 @@ def test_lowering_runs_at_every_level_unless_disabled(tmp_path: Path):
         model, "CPU_FP32", tmp_path / "k.ovpkg", opt_level="all", disable_passes=["lower_ml_preprocessing"]
     ).manifest
     assert [p.kind for p in lowered.partitions] == ["openvino"]
-    assert [p.kind for p in kept.partitions] == ["openvino", "fallback"]
+    # Tanh is typed by a seeded run of the Scaler (ovaot.compiler.type_inference.types_from_a_run): on the device
+    assert [p.kind for p in kept.partitions] == ["openvino", "fallback", "openvino"]
     x = np.random.default_rng(3).standard_normal((2, 3)).astype(np.float32)
     (want,) = onnx.reference.ReferenceEvaluator(model).run(None, {"x": x})
     for package in ("l.ovpkg", "k.ovpkg"):

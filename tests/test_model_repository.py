@@ -90,6 +90,7 @@ def test_a_package_without_ir_is_refused(tmp_path):
     assert result.exit_code == EXIT_FAILED and "--no-ir" in result.output
 
 
+@pytest.mark.slow
 def test_a_myriad_package_exports_its_successor_for_ovms_and_the_cpu_plan_for_triton(tmp_path):
     package = tmp_path / "tiny.ovpkg"
     ovaot.compile(EXAMPLES / "tiny_cnn.onnx", "MYRIAD_FP16", package)
