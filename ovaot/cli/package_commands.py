@@ -189,3 +189,16 @@ def export_command(package: Path, fmt: str, repository: Path, name: str | None, 
     for note in exported.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"{exported.folder}: {exported.name} version {exported.version} on {exported.device} ({fmt})")
+
+
+@main.command("serve")
+@click.argument("packages", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address both listeners bind.")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--grpc-port", type=click.IntRange(0, 65535), default=8081, show_default=True)
+@click.option("--name", help="The model's name (one package only; default: each package's file stem).")
+def serve_command(packages: tuple[Path, ...], host: str, http_port: int, grpc_port: int, name: str | None) -> None:
+    """Serve PACKAGES over KServe's Open Inference Protocol (v2 REST and gRPC) until SIGTERM; needs ovaot[serve]."""
+    from ovaot.integrations.serving import serve
+
+    serve(list(packages), host, http_port, grpc_port, name)

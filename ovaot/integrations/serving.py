@@ -1,0 +1,187 @@
+"""`ovaot serve`: packages behind KServe's Open Inference Protocol (v2 REST and gRPC), on the KServe Python SDK.
+
+Each package is a `kserve.Model` whose predict runs `Session.run` on a worker thread (off the event loop); any v2
+client works unchanged (tritonclient over HTTP, JSON or binary tensors, and gRPC; plain JSON). A bad request
+(an unknown input, a wrong datatype or shape) is the SDK's InvalidInput: HTTP 400 / gRPC INVALID_ARGUMENT with
+ovaot's message. Ready means loaded: the package is loaded before the server listens.
+
+The SDK binds every interface (REST "0.0.0.0", gRPC "[::]"); ovaot binds only the address --host gives (default
+127.0.0.1), by giving the SDK's ModelServer server classes that listen there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ovaot.errors import InputError, UsageError
+from ovaot.format.manifest import TENSOR_DTYPES, ValueInfo
+
+# ONNX tensor types (as the manifest spells them) -> the Open Inference Protocol's datatypes
+V2_DATATYPES = {
+    "tensor(float)": "FP32",
+    "tensor(float16)": "FP16",
+    "tensor(double)": "FP64",
+    "tensor(bfloat16)": "BF16",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
+}
+
+
+def tensor_metadata(values: list[ValueInfo]) -> list[dict[str, Any]]:
+    """v2 metadata for inputs or outputs: name, datatype, shape with -1 for each dynamic dimension."""
+    return [
+        {
+            "name": v.name,
+            "datatype": V2_DATATYPES.get(v.type, v.type),
+            "shape": [d if isinstance(d, int) else -1 for d in v.shape] if v.shape is not None else [-1],
+        }
+        for v in values
+    ]
+
+
+def package_model(name: str, package: str | Path) -> Any:
+    """A kserve.Model serving `package` under `name` (needs the SDK: ovaot[serve])."""
+    import kserve
+    from kserve.errors import InvalidInput
+    from kserve.protocol.infer_type import InferOutput, InferResponse
+    from kserve.utils.numpy_codec import from_np_dtype
+
+    from ovaot.loader import load
+
+    class PackageModel(kserve.Model):
+        def __init__(self) -> None:
+            super().__init__(name)
+            self.session: Any = None
+
+        def load(self) -> bool:
+            self.session = load(package)
+            self._declared = {v.name: v for v in self.session.manifest.inputs}
+            self.ready = True
+            return self.ready
+
+        def get_input_types(self) -> list[dict[str, Any]]:
+            return tensor_metadata(self.session.manifest.inputs)
+
+        def get_output_types(self) -> list[dict[str, Any]]:
+            return tensor_metadata(self.session.manifest.outputs)
+
+        async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
+            feed = {}
+            for tensor in payload.inputs:
+                declared = self._declared.get(tensor.name)
+                if declared is None:
+                    raise InvalidInput(
+                        f"unknown input {tensor.name!r}; the model's inputs are {sorted(self._declared)}"
+                    )
+                expected = V2_DATATYPES.get(declared.type)
+                if expected is not None and tensor.datatype != expected:
+                    raise InvalidInput(f"input {tensor.name!r} must have datatype {expected}, got {tensor.datatype}")
+                try:
+                    array = tensor.as_numpy()
+                except Exception as exc:  # the SDK's decoding of a malformed tensor
+                    raise InvalidInput(f"input {tensor.name!r}: {exc}") from None
+                dtype = TENSOR_DTYPES.get(declared.type)
+                feed[tensor.name] = array.astype(dtype) if dtype == "object" else array
+            wanted = [o.name for o in payload.request_outputs] if payload.request_outputs else None
+            try:  # off the event loop: other requests are served while this one runs
+                values = await asyncio.to_thread(self.session.run, wanted, feed)
+            except (InputError, UsageError) as exc:
+                raise InvalidInput(str(exc)) from None
+            names = wanted or [o.name for o in self.session.manifest.outputs]
+            binary = payload.use_binary_outputs
+            outputs = []
+            for output_name, value in zip(names, values):
+                array = np.asarray(value)
+                output = InferOutput(output_name, list(array.shape), from_np_dtype(array.dtype))
+                output.set_data_from_numpy(array, binary_data=binary)
+                outputs.append(output)
+            return InferResponse(payload.id or str(uuid.uuid4()), self.name, outputs, use_binary_outputs=binary)
+
+    return PackageModel()
+
+
+def serve(packages: list[Path], host: str, http_port: int, grpc_port: int, name: str | None = None) -> None:
+    """Load every package and serve them until SIGTERM or SIGINT (blocks)."""
+    if name is not None and len(packages) != 1:
+        raise UsageError("--name names one package; with several, each is served under its file stem")
+    names = [name] if name else [p.stem for p in packages]
+    if len(set(names)) != len(names):
+        raise UsageError(f"two packages would be served under the same name: {sorted(names)}")
+    try:
+        import kserve
+        import kserve.model_server as sdk_server
+    except ImportError:
+        raise UsageError("ovaot serve needs the KServe SDK: pip install 'ovaot[serve]'") from None
+    models = [package_model(n, p) for n, p in zip(names, packages)]
+    for model in models:
+        model.load()  # before listening: ready means loaded
+    sdk_server.RESTServer, sdk_server.GRPCServer = _bound_servers(host)
+    kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, workers=1).start(models)
+
+
+class JSONUnlessBinary:
+    """ASGI middleware: a POST without Inference-Header-Content-Length is JSON, as the protocol says, whatever
+    its Content-Type. The SDK reads a body that is not typed application/json as binary tensors and refuses it
+    for want of that header, and tritonclient's JSON requests do not say application/json."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = list(scope["headers"])
+            if not any(name.lower() == b"inference-header-content-length" for name, _ in headers):
+                headers = [(n, v) for n, v in headers if n.lower() != b"content-type"]
+                scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
+
+
+def _bound_servers(host: str) -> tuple[type, type]:
+    """The SDK's REST and gRPC server classes, listening on `host` only."""
+    from grpc import aio
+    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
+    from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor, LoggingInterceptor
+    from kserve.protocol.grpc.server import GRPCServer
+    from kserve.protocol.grpc.servicer import InferenceServicer
+    from kserve.protocol.rest.server import RESTServer
+
+    class BoundRESTServer(RESTServer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.config.host = host
+
+        def _add_middlewares(self, app: Any) -> None:
+            super()._add_middlewares(app)
+            app.add_middleware(JSONUnlessBinary)
+
+    class BoundGRPCServer(GRPCServer):
+        async def start(self, max_workers: int) -> None:
+            from concurrent import futures
+
+            servicer = InferenceServicer(self._data_plane, self._model_repository_extension)
+            self._server = aio.server(
+                futures.ThreadPoolExecutor(max_workers=max_workers),
+                interceptors=(LoggingInterceptor(), ExceptionToStatusInterceptor()),
+            )
+            grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, self._server)
+            self._server.add_insecure_port(f"[{host}]:{self._port}" if ":" in host else f"{host}:{self._port}")
+            await self._server.start()
+            await self._server.wait_for_termination()
+
+    return BoundRESTServer, BoundGRPCServer
+
+
+__all__ = ["V2_DATATYPES", "package_model", "serve", "tensor_metadata"]

@@ -1,0 +1,178 @@
+"""`ovaot serve`: packages over KServe's Open Inference Protocol, called by unchanged v2 clients.
+
+The server runs as a subprocess on 127.0.0.1 and free ports, is called with tritonclient (HTTP with JSON and
+binary tensors, gRPC) and plain JSON, and is stopped by its PID. Nothing is sent to any address but loopback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ovaot
+
+from helpers import EXAMPLES
+
+# the SDK is found, not imported: kserve and tritonclient.grpc both register the v2 protocol's messages in
+# protobuf's default pool, so they cannot share a process (the server runs in its own)
+if importlib.util.find_spec("kserve") is None:
+    pytest.skip("the KServe SDK (ovaot[serve]) is not installed", allow_module_level=True)
+httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient is not installed")
+grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")
+psutil = pytest.importorskip("psutil", reason="psutil (a KServe dependency) is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, packages: list[Path], *extra: str) -> None:
+        self.http, self.grpc = _free_port(), _free_port()
+        command = [sys.executable, "-m", "ovaot", "serve", *map(str, packages), *extra]
+        command += ["--http-port", str(self.http), "--grpc-port", str(self.grpc)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.url = f"127.0.0.1:{self.http}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ovaot serve ended: {self.process.stderr.read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://{self.url}/v2/health/ready", timeout=2) as response:
+                    if json.load(response).get("ready"):
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("ovaot serve did not become ready in 90 s")
+
+    def get(self, path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://{self.url}{path}", timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def post(self, path: str, body: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"http://{self.url}{path}", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def stop(self) -> int:
+        os.kill(self.process.pid, signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serving")
+    ovaot.compile(EXAMPLES / "tiny_cnn.onnx", "CPU_FP32", folder / "tiny.ovpkg")
+    ovaot.compile(EXAMPLES / "tiny_cnn.onnx", "CPU_FP32", folder / "split.ovpkg", force_fallback=["Relu"])
+    return folder / "tiny.ovpkg", folder / "split.ovpkg"
+
+
+@pytest.fixture(scope="module")
+def server(packages):
+    running = Server(list(packages))
+    yield running
+    assert running.stop() == 0  # SIGTERM stops it cleanly
+
+
+def _image(batch: int = 2) -> np.ndarray:
+    return np.random.default_rng(batch).standard_normal((batch, 1, 28, 28)).astype(np.float32)
+
+
+def test_it_listens_on_loopback_only(server):
+    process = psutil.Process(server.process.pid)
+    connections = (
+        process.net_connections("inet") if hasattr(process, "net_connections") else process.connections("inet")
+    )
+    listening = [c.laddr for c in connections if c.status == "LISTEN"]
+    assert {address.port for address in listening} == {server.http, server.grpc}
+    for address in listening:  # gRPC's socket is IPv6, bound to ::ffff:127.0.0.1 (IPv4 loopback only)
+        ip = ipaddress.ip_address(address.ip)
+        assert (getattr(ip, "ipv4_mapped", None) or ip).is_loopback, address
+
+
+def test_health_and_metadata_follow_the_protocol(server):
+    assert server.get("/v2/health/live") == (200, {"live": True})
+    assert server.get("/v2/models/split/ready")[1]["ready"] is True
+    status, metadata = server.get("/v2/models/tiny")
+    assert status == 200 and metadata["name"] == "tiny"
+    assert metadata["inputs"] == [{"name": "image", "datatype": "FP32", "shape": [-1, 1, 28, 28]}]
+    assert metadata["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]}]
+
+
+@pytest.mark.parametrize("name", ["tiny", "split"])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+def test_tritonclient_over_http_gets_the_in_process_result(server, packages, name, binary):
+    image = _image()
+    want = ovaot.load(packages[0]).run(None, {"image": image})[0]
+    client = httpclient.InferenceServerClient(server.url)
+    tensor = httpclient.InferInput("image", list(image.shape), "FP32")
+    tensor.set_data_from_numpy(image, binary_data=binary)
+    output = httpclient.InferRequestedOutput("probabilities", binary_data=binary)
+    result = client.infer(name, [tensor], outputs=[output])
+    np.testing.assert_allclose(result.as_numpy("probabilities"), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["tiny", "split"])
+def test_tritonclient_over_grpc_gets_the_in_process_result(server, packages, name):
+    image = _image(3)
+    want = ovaot.load(packages[0]).run(None, {"image": image})[0]
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc}")
+    assert client.is_model_ready(name)
+    tensor = grpcclient.InferInput("image", list(image.shape), "FP32")
+    tensor.set_data_from_numpy(image)
+    result = client.infer(name, [tensor])
+    np.testing.assert_allclose(result.as_numpy("probabilities"), want, rtol=1e-5, atol=1e-6)
+
+
+def test_plain_json_works_and_bad_requests_are_400_with_ovaots_message(server, packages):
+    image = _image(1)
+    body = {"inputs": [{"name": "image", "shape": [1, 1, 28, 28], "datatype": "FP32", "data": image.ravel().tolist()}]}
+    status, response = server.post("/v2/models/tiny/infer", body)
+    assert status == 200
+    got = np.array(response["outputs"][0]["data"], np.float32).reshape(response["outputs"][0]["shape"])
+    np.testing.assert_allclose(got, ovaot.load(packages[0]).run(None, {"image": image})[0], rtol=1e-5, atol=1e-6)
+    wrong_name = {"inputs": [{**body["inputs"][0], "name": "picture"}]}
+    status, response = server.post("/v2/models/tiny/infer", wrong_name)
+    assert status == 400 and "unknown input 'picture'" in response["error"]
+    wrong_type = {"inputs": [{**body["inputs"][0], "datatype": "FP64"}]}
+    status, response = server.post("/v2/models/tiny/infer", wrong_type)
+    assert status == 400 and "datatype FP32" in response["error"]
+    wrong_shape = {"inputs": [{**body["inputs"][0], "shape": [1, 1, 14, 56]}]}
+    status, response = server.post("/v2/models/tiny/infer", wrong_shape)
+    assert status == 400 and "must have shape" in response["error"], response
+
+
+def test_grpc_bad_request_is_invalid_argument(server):
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc}")
+    tensor = grpcclient.InferInput("image", [1, 28, 28], "FP32")
+    tensor.set_data_from_numpy(np.zeros((1, 28, 28), np.float32))
+    with pytest.raises(InferenceServerException) as raised:
+        client.infer("tiny", [tensor])
+    assert "INVALID_ARGUMENT" in str(raised.value.status()) and "must have rank 4" in raised.value.message()
