@@ -8,6 +8,15 @@ against the installed ovaot, and the checkout's root is not on sys.path.
 from __future__ import annotations
 
 import functools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +132,54 @@ def bare_manifest(plans: list, members: dict | None = None):
         plans=list(plans),
         members=members or {},
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`ovaot serve` as a subprocess on 127.0.0.1 and free ports, ready when constructed; stop() by its PID."""
+
+    def __init__(self, packages: list[Path], *extra: str) -> None:
+        self.http, self.grpc = _free_port(), _free_port()
+        command = [sys.executable, "-m", "ovaot", "serve", *map(str, packages), *extra]
+        command += ["--http-port", str(self.http), "--grpc-port", str(self.grpc)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.url = f"127.0.0.1:{self.http}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ovaot serve ended: {self.process.stderr.read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://{self.url}/v2/health/ready", timeout=2) as response:
+                    if json.load(response).get("ready"):
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("ovaot serve did not become ready in 90 s")
+
+    def get(self, path: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(f"http://{self.url}{path}", timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def post(self, path: str, body: dict) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"http://{self.url}{path}", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def stop(self) -> int:
+        os.kill(self.process.pid, signal.SIGTERM)
+        return self.process.wait(timeout=60)

@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ovaot
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, Server
 
 # the SDK is found, not imported: kserve and tritonclient.grpc both register the v2 protocol's messages in
 # protobuf's default pool, so they cannot share a process (the server runs in its own)
@@ -33,55 +23,6 @@ if importlib.util.find_spec("kserve") is None:
 httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient is not installed")
 grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")
 psutil = pytest.importorskip("psutil", reason="psutil (a KServe dependency) is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, packages: list[Path], *extra: str) -> None:
-        self.http, self.grpc = _free_port(), _free_port()
-        command = [sys.executable, "-m", "ovaot", "serve", *map(str, packages), *extra]
-        command += ["--http-port", str(self.http), "--grpc-port", str(self.grpc)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.url = f"127.0.0.1:{self.http}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ovaot serve ended: {self.process.stderr.read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://{self.url}/v2/health/ready", timeout=2) as response:
-                    if json.load(response).get("ready"):
-                        return
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("ovaot serve did not become ready in 90 s")
-
-    def get(self, path: str) -> tuple[int, dict]:
-        try:
-            with urllib.request.urlopen(f"http://{self.url}{path}", timeout=10) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
-
-    def post(self, path: str, body: dict) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            f"http://{self.url}{path}", json.dumps(body).encode(), {"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
-
-    def stop(self) -> int:
-        os.kill(self.process.pid, signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
