@@ -129,7 +129,49 @@ def serve(packages: list[Path], host: str, http_port: int, grpc_port: int, name:
     for model in models:
         model.load()  # before listening: ready means loaded
     sdk_server.RESTServer, sdk_server.GRPCServer = _bound_servers(host)
-    kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, workers=1).start(models)
+    server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, workers=1)
+    server.dataplane.decode_inference_request = _binary_kept(server.dataplane.decode_inference_request)
+    server.start(models)
+
+
+def _binary_kept(decode: Any) -> Any:
+    """The SDK's REST request decoding, except that binary tensors stay bytes until the model reads them.
+
+    The SDK turns each binary tensor into a Python list (and the model back into an array): 42 ms for a
+    200 KB tensor, 120 ms for a 224x224 image, which made HTTP with binary tensors 13x slower than gRPC.
+    """
+    import orjson
+    from kserve.errors import InvalidInput
+    from kserve.protocol.infer_type import InferInput, InferRequest, RequestedOutput
+
+    def decode_keeping_binary(body: Any, headers: Any, model_name: str) -> Any:
+        json_length = headers.get("inference-header-content-length") if isinstance(body, bytes) else None
+        if json_length is None:
+            return decode(body, headers, model_name)
+        try:
+            request = orjson.loads(body[: int(json_length)])
+            inputs, start = [], int(json_length)
+            for entry in request["inputs"]:
+                parameters = entry.get("parameters") or {}
+                tensor = InferInput(entry["name"], entry["shape"], entry["datatype"], parameters=parameters)
+                if "binary_data_size" in parameters:
+                    end = start + int(parameters["binary_data_size"])
+                    tensor._raw_data, start = body[start:end], end
+                else:
+                    tensor.data = entry["data"]
+                inputs.append(tensor)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"malformed inference request: {type(exc).__name__}: {exc}") from None
+        outputs = [RequestedOutput(o["name"], o.get("parameters")) for o in request.get("outputs") or []] or None
+        return InferRequest(
+            model_name,
+            inputs,
+            request_id=request.get("id"),
+            parameters=request.get("parameters"),
+            request_outputs=outputs,
+        )
+
+    return decode_keeping_binary
 
 
 class JSONUnlessBinary:
