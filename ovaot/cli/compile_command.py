@@ -114,6 +114,13 @@ def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     help="Run each OpenVINO partition against onnx.reference on sample inputs; move what differs to the fallback.",
 )
 @click.option(
+    "--input-shape",
+    "input_shape",
+    multiple=True,
+    metavar="NAME=[d0,d1,...]",
+    help="Fix an input's shape before anything is decided (repeatable): a size, ? for dynamic, lo..hi for bounds.",
+)
+@click.option(
     "--check/--no-check",
     "check_blobs",
     default=True,
@@ -155,6 +162,7 @@ def compile_command(
     verify_passes: bool,
     save_temps: Path | None,
     validate: bool,
+    input_shape: tuple[str, ...],
     check_blobs: bool,
     sample_input: tuple[str, ...],
     force: bool,
@@ -185,6 +193,7 @@ def compile_command(
         save_temps=save_temps,
         validate=validate,
         check_blobs=check_blobs,
+        input_shapes=dict(_input_shape(text) for text in input_shape),
         sample_inputs=parse_inputs(sample_input) if sample_input else None,
         provider=ProviderOptions.parse(parse_key_values(provider_options)),
     )
@@ -196,6 +205,13 @@ def compile_command(
         click.echo(json.dumps(report))
     elif not quiet:
         click.echo(result.summary())
+
+
+def _input_shape(text: str) -> tuple[str, str]:
+    name, sep, shape = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r}: write NAME=[d0,d1,...]", param_hint="--input-shape")
+    return name, shape
 
 
 def _progress_printer(silent: bool) -> Any:

@@ -23,6 +23,7 @@ from ovaot.codegen.fallback import fallback_artifact
 from ovaot.codegen.openvino import convert_partition, lost_outputs, passthrough_outputs, save_ir, with_stable_names
 from ovaot.compiler.capability import Support, device_present
 from ovaot.compiler.graph import GraphIndex
+from ovaot.compiler.input_shapes import bounded_partial_shapes
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.partition import NodeGroup
 from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
@@ -203,6 +204,7 @@ def _partition(
         ov_model = with_stable_names(whole, name) if whole is not None else convert_partition(context.core, subgraph)
     except CompileError as exc:
         return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", SupportSource.CONVERSION)
+    _bound_dimensions(ov_model, context.index)
     passthrough = passthrough_outputs(ov_model, consumes)
     if passthrough:
         reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
@@ -237,6 +239,17 @@ def _partition(
         input_ports=input_ports,
     )
     return _Pending(partition, node_ids, prefix, jobs, unchecked)
+
+
+def _bound_dimensions(ov_model: ov.Model, index: GraphIndex) -> None:
+    """Give OpenVINO the bounds of --input-shape's lo..hi dimensions (the ONNX model names them "lo..hi")."""
+    bounded = bounded_partial_shapes(ov_model.get_parameters(), index.value_types)
+    if bounded:
+        shapes = {
+            i: ov.PartialShape([ov.Dimension(*d) if isinstance(d, tuple) else d for d in dims])
+            for i, dims in bounded.items()
+        }
+        ov_model.reshape({ov_model.inputs[i]: shape for i, shape in shapes.items()})
 
 
 def _check_samples(

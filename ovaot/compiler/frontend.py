@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
+from ovaot.compiler.input_shapes import apply_input_shapes
 from ovaot.compiler.type_inference import (
     complete_element_types,
     refine_if_shapes,
@@ -117,9 +119,13 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     return "blake3:" + digest.hexdigest()
 
 
-def load_model(source: str | os.PathLike | ModelProto, digest: str | None = None) -> LoadedModel:
+def load_model(
+    source: str | os.PathLike | ModelProto, digest: str | None = None, input_shapes: Mapping | None = None
+) -> LoadedModel:
     digest = digest or source_digest(source)
     model, name = read_model(source)
     check_model(model, name, _binary_file(source))
     model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
+    if input_shapes:
+        apply_input_shapes(model, input_shapes)  # before shape inference: what follows is sized by them
     return LoadedModel(model=infer_shapes(model, name), source_name=name, source_digest=digest)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ovaot.compiler.input_shapes import parse_shape, shape_text
 from ovaot.options import ProviderOptions
 from ovaot.passes import OptLevel, PassConfig
 
@@ -30,6 +31,7 @@ class CompileOptions:
     verify_passes: bool = False  # check every pass against onnx.reference on seeded inputs
     validate: bool = False  # check every OpenVINO partition, as it ships, against onnx.reference
     validate_edge_values: bool = False  # validation adds sample sets at the edges (inf, nan, ...)
+    input_shapes: Mapping[str, Any] = field(default_factory=dict)  # name -> "[1,3,224,224]" or parsed dims
     sample_inputs: Mapping[str, Any] | None = None  # validation's inputs (default: seeded from the signature)
     check_blobs: bool = True  # import each exported blob again and compare it with the compiled model
     reproducible: bool = True  # export blobs in a fresh worker process: byte-identical packages
@@ -50,6 +52,11 @@ class CompileOptions:
             set_(self, "provider", ProviderOptions.parse(self.provider))
         if self.save_temps is not None:
             set_(self, "save_temps", Path(self.save_temps))
+        set_(
+            self,
+            "input_shapes",
+            {n: parse_shape(d, n) if isinstance(d, str) else tuple(d) for n, d in sorted(self.input_shapes.items())},
+        )
         set_(self, "validate", self.validate or self.validate_edge_values or self.sample_inputs is not None)
 
     @classmethod
@@ -77,6 +84,7 @@ class CompileOptions:
             "validate": self.validate,
             "validate_edge_values": self.validate_edge_values,
             "check_blobs": self.check_blobs,
+            **({"input_shapes": {n: shape_text(d) for n, d in self.input_shapes.items()}} if self.input_shapes else {}),
             "force_fallback": sorted(self.force_fallback),
             "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
             "host_variant": self.host_variant,

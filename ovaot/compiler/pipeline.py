@@ -84,7 +84,7 @@ def compile(
         return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
     with _Exporters(options.reproducible) as exporters:  # a worker starts now, while the model is loaded
-        loaded = frontend.load_model(model, digest)
+        loaded = frontend.load_model(model, digest, options.input_shapes)
         before = _op_types(loaded.model)
         optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
         log.info("passes that changed the model: %s", ", ".join(changed) or "none")

@@ -49,12 +49,20 @@ def _check_tensor(info: ValueInfo, dtype: np.dtype, value: Any) -> np.ndarray:
                 f"got shape {list(value.shape)}"
             )
         for axis, (want, got) in enumerate(zip(info.shape, value.shape)):
-            if isinstance(want, int) and want != got:
+            if (isinstance(want, int) and want != got) or (isinstance(want, str) and not _within(want, got)):
                 raise InputError(
                     f"input {info.name!r} must have shape {_shape_text(info.shape)}, got {list(value.shape)} "
                     f"(dimension {axis} is {got}, expected {want})"
                 )
     return value
+
+
+def _within(dimension: str, size: int) -> bool:
+    """Whether `size` fits a symbolic dimension: any size, except for --input-shape's bounded "lo..hi"."""
+    low, dots, high = dimension.partition("..")
+    if not (dots and low.isdigit() and high.isdigit()):
+        return True
+    return int(low) <= size <= int(high)
 
 
 def _shape_text(shape: list) -> str:

@@ -1,0 +1,114 @@
+"""--input-shape NAME=[1,3,224,224]: fix (or bound) the model's input dimensions before anything is decided.
+
+A dimension is a size, `?` (dynamic) or `lo..hi` (dynamic within bounds). The shapes are written into the
+model's graph inputs before shape inference, capability and partitioning, so OpenVINO compiles static shapes
+where they are static; a bounded dimension is named "lo..hi" in the ONNX model (a symbolic dimension) and given
+to OpenVINO as a bounded Dimension. The manifest records the option and the inputs' shapes, and the loader
+checks feeds against them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from onnx import ModelProto
+
+from ovaot.errors import UsageError
+
+Dim = int | None | tuple[int, int]  # a size, dynamic, or (lower, upper) bounds
+
+_BOUNDS = re.compile(r"^(\d+)\.\.(\d+)$")
+
+
+def parse_shape(text: str, name: str = "") -> tuple[Dim, ...]:
+    """'[1,3,224,224]', '[?,3,224..448,224]' -> (1, 3, 224, 224), (None, 3, (224, 448), 224)."""
+    body = text.strip()
+    if not (body.startswith("[") and body.endswith("]")):
+        raise UsageError(f"--input-shape {name}={text}: a shape is written [d0,d1,...] (d: a size, ? or lo..hi)")
+    dims: list[Dim] = []
+    for part in (p.strip() for p in body[1:-1].split(",")) if body[1:-1].strip() else ():
+        bounds = _BOUNDS.match(part)
+        if part == "?":
+            dims.append(None)
+        elif part.isdigit() and int(part) > 0:
+            dims.append(int(part))
+        elif bounds and 0 < int(bounds[1]) <= int(bounds[2]):
+            dims.append((int(bounds[1]), int(bounds[2])))
+        else:
+            raise UsageError(f"--input-shape {name}={text}: {part!r} is not a size, ? or lo..hi (0 < lo <= hi)")
+    return tuple(dims)
+
+
+def shape_text(dims: tuple[Dim, ...]) -> str:
+    """The canonical spelling of a parsed shape, as the manifest records it."""
+    return (
+        "[" + ",".join("?" if d is None else f"{d[0]}..{d[1]}" if isinstance(d, tuple) else str(d) for d in dims) + "]"
+    )
+
+
+def bounds_name(bounds: tuple[int, int]) -> str:
+    """The symbolic dimension name that carries bounds through the ONNX model (and the manifest)."""
+    return f"{bounds[0]}..{bounds[1]}"
+
+
+def parse_bounds_name(name: str) -> tuple[int, int] | None:
+    match = _BOUNDS.match(name)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def apply_input_shapes(model: ModelProto, shapes: Mapping[str, tuple[Dim, ...]]) -> None:
+    """Write `shapes` into the model's graph inputs; a name, rank or static size that contradicts the model is a
+    UsageError that says what the model has."""
+    weights = {t.name for t in model.graph.initializer}
+    inputs = {v.name: v for v in model.graph.input if v.name not in weights}
+    for name, dims in shapes.items():
+        value = inputs.get(name)
+        if value is None:
+            raise UsageError(f"--input-shape {name}: the model has no input {name!r}; its inputs are {sorted(inputs)}")
+        tensor_type = value.type.tensor_type
+        if not value.type.HasField("tensor_type"):
+            raise UsageError(f"--input-shape {name}: {name!r} is not a tensor")
+        if tensor_type.HasField("shape") and len(tensor_type.shape.dim) != len(dims):
+            raise UsageError(
+                f"--input-shape {name}={shape_text(dims)}: {name!r} has rank {len(tensor_type.shape.dim)} in the model"
+            )
+        old = list(tensor_type.shape.dim) if tensor_type.HasField("shape") else [None] * len(dims)
+        for axis, (before, after) in enumerate(zip(old, dims)):
+            fixed = before.dim_value if before is not None and before.dim_value > 0 else None
+            if (
+                fixed is not None
+                and after != fixed
+                and not (isinstance(after, tuple) and after[0] <= fixed <= after[1])
+            ):
+                raise UsageError(
+                    f"--input-shape {name}={shape_text(dims)}: dimension {axis} of {name!r} is {fixed} in the model"
+                )
+        names = [d.dim_param if d is not None else "" for d in old]
+        tensor_type.shape.ClearField("dim")
+        for dim, symbol in zip(dims, names):
+            entry = tensor_type.shape.dim.add()
+            if isinstance(dim, int):
+                entry.dim_value = dim
+            elif isinstance(dim, tuple):
+                entry.dim_param = bounds_name(dim)
+            elif symbol:
+                entry.dim_param = symbol  # "?" keeps the model's own name for a dynamic dimension
+
+
+def bounded_partial_shapes(parameters: list, value_types: Mapping) -> dict[int, list]:
+    """For OpenVINO parameters whose ONNX input has "lo..hi" dimensions: parameter index -> dims, each a size,
+    -1 or (lo, hi), for ov.PartialShape."""
+    result = {}
+    for index, parameter in enumerate(parameters):
+        for name in parameter.output(0).get_names():
+            value_type = value_types.get(name)
+            if value_type is None or not value_type.tensor_type.HasField("shape"):
+                continue
+            dims = [
+                d.dim_value if d.dim_value > 0 else parse_bounds_name(d.dim_param) or -1
+                for d in value_type.tensor_type.shape.dim
+            ]
+            if any(isinstance(d, tuple) for d in dims):
+                result[index] = dims
+    return result
