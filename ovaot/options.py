@@ -27,6 +27,9 @@ class ProviderOptions:
     blob_dump_path: str | None = None
     num_streams: int | None = None
     performance_hint: str | None = None
+    # OpenVINO properties per device, {"CPU": {"KEY": "value"}}, for any property ovaot does not name; given as
+    # the path of a JSON file (the EP's load_config) or as a mapping. The manifest records the contents.
+    load_config: Mapping[str, Mapping[str, str]] | None = None
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], parameters: Sequence[str] = ()) -> ProviderOptions:
@@ -44,7 +47,7 @@ class ProviderOptions:
                 raise _unknown(key, parameters, list(known))
             if value is None:
                 continue  # not given
-            parsed[key] = _convert(key, value, str(known[key].type))
+            parsed[key] = _load_config(value) if key == "load_config" else _convert(key, value, str(known[key].type))
         hint = parsed.get("performance_hint")
         if hint is not None:
             parsed["performance_hint"] = hint.upper()
@@ -55,14 +58,37 @@ class ProviderOptions:
     def to_manifest(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
 
-    def openvino_properties(self) -> dict[str, str]:
-        """The OpenVINO properties these options set: threads, streams and the performance hint."""
+    def openvino_properties(self, device: str | None = None) -> dict[str, str]:
+        """The OpenVINO properties these options set: threads, streams and the performance hint, and for
+        `device` what load_config gives it (by its name, else by its plugin's: "GPU" for "GPU.1")."""
         properties = {
             "INFERENCE_NUM_THREADS": self.num_of_threads,
             "NUM_STREAMS": self.num_streams,
             "PERFORMANCE_HINT": self.performance_hint,
         }
-        return {key: str(value) for key, value in properties.items() if value is not None}
+        result = {key: str(value) for key, value in properties.items() if value is not None}
+        if self.load_config and device is not None:
+            result.update(self.load_config.get(device) or self.load_config.get(device.split(".")[0]) or {})
+        return result
+
+
+def _load_config(value: Any) -> dict[str, dict[str, str]]:
+    """load_config as {DEVICE: {PROPERTY: "value"}}, from a JSON file's path or a mapping."""
+    import json
+    from pathlib import Path
+
+    where = "load_config"
+    if isinstance(value, (str, Path)):
+        where = f"load_config {value}"
+        try:
+            value = json.loads(Path(value).read_text())
+        except OSError as exc:
+            raise UsageError(f"{where}: cannot read it ({exc.strerror})") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{where}: not JSON ({exc})") from None
+    if not isinstance(value, Mapping) or not all(isinstance(p, Mapping) for p in value.values()):
+        raise UsageError(f'{where}: expected {{"DEVICE": {{"PROPERTY": "value", ...}}, ...}}')
+    return {str(d): {str(k): str(v) for k, v in sorted(p.items())} for d, p in sorted(value.items())}
 
 
 def keyword_parameters(function: Callable[..., Any]) -> list[str]:

@@ -23,7 +23,7 @@ def device_config(core: ov.Core | None, device: str, precision: str | None, opti
     config: dict[str, str] = {}
     if precision:
         config["INFERENCE_PRECISION_HINT"] = precision
-    config.update(options.openvino_properties())
+    config.update(options.openvino_properties(device))
     if options.enable_vpu_fast_compile and core is not None:
         log.warning("enable_vpu_fast_compile has no equivalent on %s; it is recorded in the manifest only", device)
     if core is not None and device != "AUTO":
