@@ -82,7 +82,7 @@ def test_an_unknown_compile_keyword_is_refused_with_the_valid_ones(tmp_path: Pat
     assert parameters.startswith("parameters: force_fallback,") and "validate" in parameters
     assert options == (
         "OpenVINO EP options: device_id, num_of_threads, enable_vpu_fast_compile, use_compiled_network, "
-        "blob_dump_path, num_streams, performance_hint"
+        "blob_dump_path, num_streams, performance_hint, load_config"
     )
     assert not (tmp_path / "m.ovpkg").exists()
 

@@ -40,6 +40,7 @@ def squeezenet(tmp_path_factory):
     return folder / "squeezenet.ovpkg", feed
 
 
+@pytest.mark.slow
 def test_ovms_repository_holds_the_ir_and_a_config_entry(tmp_path, squeezenet):
     package, feed = squeezenet
     result = _export(package, "ovms", tmp_path / "repo", "--json")
@@ -57,6 +58,7 @@ def test_ovms_repository_holds_the_ir_and_a_config_entry(tmp_path, squeezenet):
     _same_as_the_package(tmp_path / "repo" / "squeezenet" / "1" / "model.xml", package, feed)
 
 
+@pytest.mark.slow
 def test_triton_repository_has_a_config_its_schema_accepts(tmp_path, squeezenet):
     package, feed = squeezenet
     assert _export(package, "triton", tmp_path / "repo").exit_code == 0

@@ -24,6 +24,8 @@ httpclient = pytest.importorskip("tritonclient.http", reason="tritonclient is no
 grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] is not installed")
 psutil = pytest.importorskip("psutil", reason="psutil (a KServe dependency) is not installed")
 
+pytestmark = pytest.mark.slow  # a server process and real clients: the full suite's
+
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
