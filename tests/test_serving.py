@@ -32,7 +32,30 @@ def packages(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serving")
     ovaot.compile(EXAMPLES / "tiny_cnn.onnx", "CPU_FP32", folder / "tiny.ovpkg")
     ovaot.compile(EXAMPLES / "tiny_cnn.onnx", "CPU_FP32", folder / "split.ovpkg", force_fallback=["Relu"])
-    return folder / "tiny.ovpkg", folder / "split.ovpkg"
+    ovaot.compile(_label_encoder(), "CPU_FP32", folder / "labels.ovpkg")
+    return folder / "tiny.ovpkg", folder / "split.ovpkg", folder / "labels.ovpkg"
+
+
+def _label_encoder():
+    """words (N,) strings -> their ids (N,) int64: a string input, served as v2 BYTES."""
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(
+        "LabelEncoder",
+        ["words"],
+        ["ids"],
+        domain="ai.onnx.ml",
+        keys_strings=["cat", "dog"],
+        values_int64s=[1, 2],
+        default_int64=0,
+    )
+    graph = helper.make_graph(
+        [node],
+        "labels",
+        [helper.make_tensor_value_info("words", TensorProto.STRING, ["N"])],
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["N"])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +142,11 @@ def test_grpc_bad_request_is_invalid_argument(server):
     with pytest.raises(InferenceServerException) as raised:
         client.infer("tiny", [tensor])
     assert "INVALID_ARGUMENT" in str(raised.value.status()) and "must have rank 4" in raised.value.message()
+
+
+def test_string_inputs_arrive_as_bytes_and_run_as_strings(server):
+    client = httpclient.InferenceServerClient(server.url)
+    words = np.array([b"dog", b"cat", b"bird"], dtype=np.object_)
+    tensor = httpclient.InferInput("words", [3], "BYTES")
+    tensor.set_data_from_numpy(words, binary_data=False)
+    assert client.infer("labels", [tensor]).as_numpy("ids").tolist() == [2, 1, 0]

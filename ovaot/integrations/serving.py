@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ovaot.errors import InputError, UsageError
-from ovaot.format.manifest import TENSOR_DTYPES, ValueInfo
+from ovaot.format.manifest import ValueInfo
 
 # ONNX tensor types (as the manifest spells them) -> the Open Inference Protocol's datatypes
 V2_DATATYPES = {
@@ -93,8 +93,10 @@ def package_model(name: str, package: str | Path) -> Any:
                     array = tensor.as_numpy()
                 except Exception as exc:  # the SDK's decoding of a malformed tensor
                     raise InvalidInput(f"input {tensor.name!r}: {exc}") from None
-                dtype = TENSOR_DTYPES.get(declared.type)
-                feed[tensor.name] = array.astype(dtype) if dtype == "object" else array
+                if declared.type == "tensor(string)":  # v2 BYTES arrive as bytes; ONNX strings are str
+                    texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in array.ravel()]
+                    array = np.array(texts, dtype=object).reshape(array.shape)
+                feed[tensor.name] = array
             wanted = [o.name for o in payload.request_outputs] if payload.request_outputs else None
             try:  # off the event loop: other requests are served while this one runs
                 values = await asyncio.to_thread(self.session.run, wanted, feed)
