@@ -116,12 +116,29 @@ def verify_command(ctx: click.Context, package: Path, as_json: bool) -> None:
     help="Requests in flight for the throughput run.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--profile", is_flag=True, help="Where the time goes: per partition, per OpenVINO op, per fallback node.")
+@click.option("--top", type=click.IntRange(1), default=15, show_default=True, help="Ops --profile lists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_command(
-    package: Path, inputs: tuple[str, ...], runs: int, in_flight: int, quiet: bool, as_json: bool
+    package: Path,
+    inputs: tuple[str, ...],
+    runs: int,
+    in_flight: int,
+    quiet: bool,
+    profile: bool,
+    top: int,
+    as_json: bool,
 ) -> None:
-    """Measure PACKAGE: load time, latency percentiles and throughput."""
+    """Measure PACKAGE: load time, latency percentiles and throughput; or with --profile, where the time goes."""
     from ovaot.cli.bench import benchmark
+
+    if profile:
+        from ovaot.cli.profile import profile as profile_package
+        from ovaot.cli.profile import profile_lines
+
+        report = profile_package(package, parse_inputs(inputs) if inputs else None, runs, top)
+        click.echo(json.dumps(report, indent=2) if as_json else "\n".join(profile_lines(report)))
+        return
 
     show = not (quiet or as_json) and sys.stderr.isatty()
     with click.progressbar(length=2 * runs, label="benchmarking", file=sys.stderr) if show else _NoBar() as bar:

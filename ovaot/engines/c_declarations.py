@@ -31,6 +31,21 @@ class PartialShape(ctypes.Structure):
     _fields_ = [("rank", Dimension), ("dims", ctypes.POINTER(Dimension))]
 
 
+class ProfilingInfo(ctypes.Structure):
+    _fields_ = [
+        ("status", ctypes.c_int),  # NOT_RUN, OPTIMIZED_OUT, EXECUTED
+        ("real_time", ctypes.c_int64),  # microseconds
+        ("cpu_time", ctypes.c_int64),
+        ("node_name", ctypes.c_char_p),
+        ("exec_type", ctypes.c_char_p),
+        ("node_type", ctypes.c_char_p),
+    ]
+
+
+class ProfilingInfoList(ctypes.Structure):
+    _fields_ = [("profiling_infos", ctypes.POINTER(ProfilingInfo)), ("size", ctypes.c_size_t)]
+
+
 H = ctypes.c_void_p  # an opaque handle: ov_core_t*, ov_tensor_t*, ...
 OUT = ctypes.POINTER(ctypes.c_void_p)  # where a function stores the handle (or char*) it creates
 SIZE, STR, ENUM, P = ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER
@@ -65,6 +80,7 @@ SIGNATURES: dict[str, list[Any]] = {
     "ov_infer_request_get_output_tensor_by_index": [H, SIZE, OUT],
     "ov_infer_request_get_input_tensor_by_index": [H, SIZE, OUT],
     "ov_infer_request_infer": [H],
+    "ov_infer_request_get_profiling_info": [H, P(ProfilingInfoList)],
     "ov_infer_request_start_async": [H],
     "ov_infer_request_wait": [H],
 }
@@ -72,6 +88,7 @@ VOID_FUNCTIONS: dict[str, list[Any]] = {
     "ov_version_free": [P(Version)],
     "ov_available_devices_free": [P(Devices)],
     "ov_partial_shape_free": [P(PartialShape)],
+    "ov_profiling_info_list_free": [P(ProfilingInfoList)],
     **{f"ov_{kind}_free": [H] for kind in ("core", "model", "compiled_model", "infer_request", "tensor")},
     **{name: [H] for name in ("ov_output_const_port_free", "ov_free")},
 }

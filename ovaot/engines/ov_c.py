@@ -307,6 +307,27 @@ class InferRequest(_Owned):
         _check("ov_infer_request_infer", self._handle)
         return self.outputs()
 
+    def profiling(self) -> list[dict[str, Any]]:
+        """Per op of the last run (the model compiled with PERF_COUNT=YES): name, type, exec type, status and
+        real and CPU time in microseconds."""
+        found = c.ProfilingInfoList()
+        _check("ov_infer_request_get_profiling_info", self._handle, ctypes.byref(found))
+        try:
+            statuses = ("not run", "optimized out", "executed")
+            return [
+                {
+                    "name": (info.node_name or b"").decode(),
+                    "type": (info.node_type or b"").decode(),
+                    "exec_type": (info.exec_type or b"").decode(),
+                    "status": statuses[info.status] if 0 <= info.status < 3 else str(info.status),
+                    "real_time_us": int(info.real_time),
+                    "cpu_time_us": int(info.cpu_time),
+                }
+                for info in (found.profiling_infos[i] for i in range(found.size))
+            ]
+        finally:
+            _lib().ov_profiling_info_list_free(ctypes.byref(found))
+
     def start_async(self, inputs: Sequence[np.ndarray]) -> None:
         """Start inference and return at once; wait() (which releases the GIL), then read outputs()."""
         self._set_inputs(inputs)

@@ -102,6 +102,10 @@ class CompiledPartition:
         finally:
             self._idle.append(request)
 
+    def last_profile(self) -> list[dict[str, Any]]:
+        """OpenVINO's per-op timing of the last run (the model loaded with PERF_COUNT=YES); [] before any run."""
+        return self._idle[-1].profiling() if self._idle else []
+
     def run_pipelined(self, envs: Iterable[dict[str, Any]], in_flight: int) -> Iterator[dict[str, Any]]:
         """Run many inputs with `in_flight` asynchronous infer requests; results come back in input order.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -90,11 +91,14 @@ class Session:
         num_streams: int | None = None,
         performance_hint: str | None = None,
         trusted_keys: Sequence[Any] | None = None,
+        perf_count: bool = False,
     ) -> None:
         # given at load time, these override what the package was compiled with
         overrides = ProviderOptions.parse(
             {"num_of_threads": num_of_threads, "num_streams": num_streams, "performance_hint": performance_hint}
         ).openvino_properties()
+        if perf_count:  # OpenVINO times each op of each run (ovaot bench --profile)
+            overrides["PERF_COUNT"] = "YES"
         with PackageReader(source) as reader:
             self.manifest: Manifest = reader.manifest
             if trusted_keys is not None:
@@ -204,6 +208,24 @@ class Session:
                 for name in release:
                     env.pop(name, None)
         return [env[name] for name in wanted]
+
+    def run_timed(self, input_feed: Mapping[str, Any]) -> tuple[list[Any], list[float]]:
+        """run(None, input_feed), and the seconds each partition took, in plan order (ovaot bench --profile)."""
+        env: dict[str, Any] = self._check_feed(input_feed)
+        seconds = []
+        with self._lifetime:
+            for runner, release in zip(self._runners, self._release):
+                start = time.perf_counter()
+                runner.run(env)
+                seconds.append(time.perf_counter() - start)
+                for name in release:
+                    env.pop(name, None)
+        return [env[name] for name in self._output_names], seconds
+
+    @property
+    def runners(self) -> list[Runner]:
+        """The partitions' runners, in plan order: OpenVINO's (CompiledPartition) and the fallback's."""
+        return list(self._runners)
 
     def run_many(
         self,
