@@ -114,6 +114,18 @@ def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     help="Run each OpenVINO partition against onnx.reference on sample inputs; move what differs to the fallback.",
 )
 @click.option(
+    "--quantize",
+    type=click.Choice(["int8"]),
+    help="Quantize the OpenVINO partitions with NNCF's post-training quantization (needs ovaot[quantize]).",
+)
+@click.option(
+    "--calibration",
+    type=click.Path(path_type=Path),
+    metavar="DATA",
+    help="--quantize's data: an .npz of input arrays (first axis: samples) or a folder of .npy/.npz samples.",
+)
+@click.option("--calibration-size", type=click.IntRange(1), default=300, show_default=True, metavar="N")
+@click.option(
     "--input-shape",
     "input_shape",
     multiple=True,
@@ -162,6 +174,9 @@ def compile_command(
     verify_passes: bool,
     save_temps: Path | None,
     validate: bool,
+    quantize: str | None,
+    calibration: Path | None,
+    calibration_size: int,
     input_shape: tuple[str, ...],
     check_blobs: bool,
     sample_input: tuple[str, ...],
@@ -194,6 +209,9 @@ def compile_command(
         validate=validate,
         check_blobs=check_blobs,
         input_shapes=dict(_input_shape(text) for text in input_shape),
+        quantize=quantize,
+        calibration=calibration,
+        calibration_size=calibration_size,
         sample_inputs=parse_inputs(sample_input) if sample_input else None,
         provider=ProviderOptions.parse(parse_key_values(provider_options)),
     )

@@ -27,6 +27,7 @@ from ovaot.compiler.input_shapes import bounded_partial_shapes
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.partition import NodeGroup
 from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
+from ovaot.compiler.quantization import Quantizer
 from ovaot.compiler.round_trip import blob_samples, diverging_nodes
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import failing_nodes, mismatch, reference_values, shipped
@@ -70,6 +71,7 @@ class BuildContext:
     reference: list[dict[str, Any]] | None  # validation's reference values, one dict per sample set
     temps: SaveTemps | None = None
     progress: Callable[[str], None] | None = None
+    quantizer: Quantizer | None = None  # --quantize: NNCF on the calibration samples
 
 
 @dataclass
@@ -206,6 +208,11 @@ def _partition(
         return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", SupportSource.CONVERSION)
     _bound_dimensions(ov_model, context.index)
     passthrough = passthrough_outputs(ov_model, consumes)
+    quantization: dict[str, Any] = {}
+    if context.quantizer is not None and not passthrough:
+        ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
+        ov_model, quantization = context.quantizer.quantize(ov_model, ports)
+        ov_model = with_stable_names(ov_model, name)  # NNCF's new ops numbered like the rest
     if passthrough:
         reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
         producers = {context.index.producer[n] for n in passthrough if n in context.index.producer}
@@ -237,6 +244,7 @@ def _partition(
         compile_config=builder.configs[run_on[0]],
         requested_precision=context.precision,
         input_ports=input_ports,
+        quantization=quantization,
     )
     return _Pending(partition, node_ids, prefix, jobs, unchecked)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ovaot.compiler.input_shapes import parse_shape, shape_text
+from ovaot.errors import UsageError
 from ovaot.options import ProviderOptions
 from ovaot.passes import OptLevel, PassConfig
 
@@ -31,6 +32,9 @@ class CompileOptions:
     verify_passes: bool = False  # check every pass against onnx.reference on seeded inputs
     validate: bool = False  # check every OpenVINO partition, as it ships, against onnx.reference
     validate_edge_values: bool = False  # validation adds sample sets at the edges (inf, nan, ...)
+    quantize: str | None = None  # "int8": NNCF's post-training quantization of the OpenVINO partitions
+    calibration: Path | None = None  # its data: an .npz of input arrays or a folder of .npy/.npz samples
+    calibration_size: int = 300  # at most this many calibration samples
     input_shapes: Mapping[str, Any] = field(default_factory=dict)  # name -> "[1,3,224,224]" or parsed dims
     sample_inputs: Mapping[str, Any] | None = None  # validation's inputs (default: seeded from the signature)
     check_blobs: bool = True  # import each exported blob again and compare it with the compiled model
@@ -57,6 +61,16 @@ class CompileOptions:
             "input_shapes",
             {n: parse_shape(d, n) if isinstance(d, str) else tuple(d) for n, d in sorted(self.input_shapes.items())},
         )
+        if self.calibration is not None:
+            set_(self, "calibration", Path(self.calibration))
+        if self.quantize is not None:
+            from ovaot.compiler.quantization import METHODS, calibration_digest
+
+            if self.quantize not in METHODS:
+                raise UsageError(f"--quantize {self.quantize}: ovaot quantizes to {', '.join(METHODS)}")
+            if self.calibration is None:
+                raise UsageError("--quantize int8 needs --calibration DATA (an .npz or a folder of samples)")
+            set_(self, "_calibration_digest", calibration_digest(self.calibration))
         set_(self, "validate", self.validate or self.validate_edge_values or self.sample_inputs is not None)
 
     @classmethod
@@ -85,6 +99,15 @@ class CompileOptions:
             "validate_edge_values": self.validate_edge_values,
             "check_blobs": self.check_blobs,
             **({"input_shapes": {n: shape_text(d) for n, d in self.input_shapes.items()}} if self.input_shapes else {}),
+            **(
+                {
+                    "quantize": self.quantize,
+                    "calibration_digest": getattr(self, "_calibration_digest", ""),
+                    "calibration_size": self.calibration_size,
+                }
+                if self.quantize
+                else {}
+            ),
             "force_fallback": sorted(self.force_fallback),
             "capabilities": {d: dict(sorted(ops.items())) for d, ops in sorted(self.capabilities.items())},
             "host_variant": self.host_variant,

@@ -22,6 +22,7 @@ from ovaot.compiler.capability import Support, device_present
 from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
+from ovaot.compiler.quantization import Quantizer, load_samples
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
@@ -134,7 +135,15 @@ def build_package(
         for d in devices
     }
     reference = _reference(model, options) if options.validate else None
-    context = BuildContext(model, index, options, target.precision, core, converted, reference, temps, progress)
+    quantizer = None
+    if options.quantize:
+        weights = {t.name for t in model.graph.initializer}
+        inputs = [v.name for v in model.graph.input if v.name not in weights]
+        samples = load_samples(options.calibration, inputs, options.calibration_size)
+        quantizer = Quantizer(samples, set(inputs))
+    context = BuildContext(
+        model, index, options, target.precision, core, converted, reference, temps, progress, quantizer
+    )
     builders = [PlanBuilder(spec, context, configs, {}, exporters.next) for spec in specs]
     try:
         likely = _likely_support(specs[0], index, core, converted, options, temps)

@@ -14,7 +14,7 @@ from ovaot.errors import PackageError
 
 SCHEMA_MAJOR = 1
 SCHEMA_MINOR = 3  # 1.1: Partition.input_ports, BLAKE3 digests; 1.2: Manifest.rewrites and .lowered;
-# 1.3: Partition.blob_checks, Manifest.known_defects
+# 1.3: Partition.blob_checks and .quantization, Manifest.known_defects
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}"
 UNDERSTOOD_MAJORS = (1,)
 
@@ -170,6 +170,8 @@ class Partition:
     # the tensor each input port of the compiled model takes, in port order (an imported blob can lose
     # the input's tensor name: OpenVINO renames a parameter that feeds a result directly)
     input_ports: list[str] = field(default_factory=list, metadata=OPTIONAL)
+    # --quantize: {"quantized": true, "method", "calibration_size", "max_abs_difference", ...} or why not
+    quantization: dict[str, Any] = field(default_factory=dict, metadata=OPTIONAL)
     # device -> what the blob check found (a failed blob is not in `blobs`: the IR is compiled at load)
     blob_checks: dict[str, BlobCheckResult] = field(default_factory=dict, metadata=OPTIONAL)
 

@@ -1,0 +1,72 @@
+"""--quantize int8 --calibration DATA: NNCF's post-training quantization of the OpenVINO partitions, recorded
+with the calibration's hash and size and the accuracy against the float model; the same as NNCF by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import openvino as ov
+import pytest
+from click.testing import CliRunner
+
+import ovaot
+from ovaot.cli import EXIT_USAGE, main
+
+from helpers import EXAMPLES
+
+nncf = pytest.importorskip("nncf", reason="NNCF (ovaot[quantize]) is not installed")
+
+
+@pytest.fixture
+def calibration(tmp_path):
+    images = np.random.default_rng(3).standard_normal((24, 1, 28, 28)).astype(np.float32)
+    np.savez(tmp_path / "calibration.npz", image=images)
+    return tmp_path / "calibration.npz", images
+
+
+def test_int8_package_is_what_nncf_makes_by_hand_and_records_its_accuracy(tmp_path, calibration):
+    data, images = calibration
+    command = ["compile", str(EXAMPLES / "tiny_cnn.onnx"), "-t", "CPU_FP32", "-o", str(tmp_path / "q.ovpkg")]
+    result = CliRunner().invoke(main, [*command, "--quantize", "int8", "--calibration", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    json.loads(result.output)  # NNCF's progress bars stay out of the JSON
+    session = ovaot.load(tmp_path / "q.ovpkg")
+    [partition] = session.manifest.partitions
+    record = partition.quantization
+    assert record["quantized"] and record["calibration_size"] == 24 and record["top1_agreement"] >= 0.9
+    assert session.manifest.options["quantize"] == "int8"
+    assert session.manifest.options["calibration_digest"].startswith("blake3:")
+    # NNCF applied by hand to the same model with the same data computes the same
+    core = ov.Core()
+    by_hand = nncf.quantize(core.read_model(str(EXAMPLES / "tiny_cnn.onnx")), nncf.Dataset([[x[None]] for x in images]))
+    compiled = core.compile_model(by_hand, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    x = np.load(EXAMPLES / "tiny_cnn_input.npy")
+    want = compiled.create_infer_request().infer([x])[0]
+    np.testing.assert_allclose(session.run(None, {"image": x})[0], want, rtol=1e-5, atol=1e-6)
+    assert any(op.get_type_name() == "FakeQuantize" for op in by_hand.get_ordered_ops())
+
+
+def test_a_partition_that_reads_computed_values_stays_float_and_says_why(tmp_path, calibration):
+    data, _ = calibration
+    result = ovaot.compile(
+        EXAMPLES / "tiny_cnn.onnx",
+        "CPU_FP32",
+        tmp_path / "q.ovpkg",
+        quantize="int8",
+        calibration=data,
+        force_fallback=["MaxPool"],
+    )
+    records = [p.quantization for p in result.manifest.partitions if p.kind == "openvino"]
+    assert records[0]["quantized"] and not records[-1]["quantized"] and "computed before it" in records[-1]["reason"]
+
+
+def test_quantize_without_calibration_or_with_bad_data_is_a_usage_error(tmp_path):
+    command = ["compile", str(EXAMPLES / "tiny_cnn.onnx"), "-t", "CPU_FP32", "-o", str(tmp_path / "q.ovpkg")]
+    runner = CliRunner()
+    assert "needs --calibration" in runner.invoke(main, [*command, "--quantize", "int8"]).output
+    np.savez(tmp_path / "wrong.npz", picture=np.zeros((2, 1, 28, 28), np.float32))
+    wrong = runner.invoke(main, [*command, "--quantize", "int8", "--calibration", str(tmp_path / "wrong.npz")])
+    assert wrong.exit_code != 0 and "no array for input 'image'" in wrong.output
+    assert runner.invoke(main, [*command, "--quantize", "int8"]).exit_code == EXIT_USAGE
+    assert not (tmp_path / "q.ovpkg").exists()
