@@ -70,3 +70,64 @@ def test_quantize_without_calibration_or_with_bad_data_is_a_usage_error(tmp_path
     assert wrong.exit_code != 0 and "no array for input 'image'" in wrong.output
     assert runner.invoke(main, [*command, "--quantize", "int8"]).exit_code == EXIT_USAGE
     assert not (tmp_path / "q.ovpkg").exists()
+
+
+def _mlp(path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(8)
+    shapes = ((128, 256), (256, 256), (256, 64))
+    nodes, name = [], "x"
+    for i in range(len(shapes)):
+        nodes += [
+            helper.make_node("MatMul", [name, f"w{i}"], [f"m{i}"]),
+            helper.make_node("Relu", [f"m{i}"], [f"r{i}"]),
+        ]
+        name = f"r{i}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 128])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 64])],
+        [
+            numpy_helper.from_array((rng.standard_normal(s) / 16).astype(np.float32), f"w{i}")
+            for i, s in enumerate(shapes)
+        ],
+    )
+    import onnx
+
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.parametrize(("mode", "extra", "shrink"), [("int8", [], 3.0), ("int4_sym", ["--group-size", "32"], 5.0)])
+def test_compressed_weights_shrink_the_package_and_stay_close(tmp_path, mode, extra, shrink):
+    model = _mlp(tmp_path / "mlp.onnx")
+    runner = CliRunner()
+    base = ["compile", str(model), "-t", "CPU_FP32", "--no-check"]
+    assert runner.invoke(main, [*base, "-o", str(tmp_path / "f.ovpkg")]).exit_code == 0
+    result = runner.invoke(main, [*base, "-o", str(tmp_path / "c.ovpkg"), "--compress-weights", mode, *extra])
+    assert result.exit_code == 0, result.output
+    compressed, plain = ovaot.load(tmp_path / "c.ovpkg"), ovaot.load(tmp_path / "f.ovpkg")
+    [partition] = compressed.manifest.partitions
+    assert partition.quantization["compressed"] and mode.upper() in partition.quantization["method"]
+    sizes = {
+        kind: session.manifest.members[session.manifest.partitions[0].artifacts["ir_bin"]].size
+        for kind, session in (("compressed", compressed), ("plain", plain))
+    }
+    assert sizes["plain"] / sizes["compressed"] > shrink, sizes
+    x = np.random.default_rng(2).standard_normal((4, 128)).astype(np.float32)
+    want, got = plain.run(None, {"x": x})[0], compressed.run(None, {"x": x})[0]
+    assert np.abs(got - want).max() < 0.15 * np.abs(want).max()
+
+
+def test_compression_options_that_do_not_fit_are_usage_errors(tmp_path):
+    base = ["compile", str(EXAMPLES / "tiny_cnn.onnx"), "-t", "CPU_FP32", "-o", str(tmp_path / "m.ovpkg")]
+    runner = CliRunner()
+    result = runner.invoke(main, [*base, "--compress-weights", "int8", "--group-size", "64"])
+    assert result.exit_code == EXIT_USAGE and "apply to --compress-weights int4" in result.output
+    np.savez(tmp_path / "c.npz", image=np.zeros((2, 1, 28, 28), np.float32))
+    both = runner.invoke(
+        main, [*base, "--compress-weights", "int8", "--quantize", "int8", "--calibration", str(tmp_path / "c.npz")]
+    )
+    assert both.exit_code == EXIT_USAGE and "do not combine" in both.output

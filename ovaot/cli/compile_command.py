@@ -126,6 +126,13 @@ def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
 )
 @click.option("--calibration-size", type=click.IntRange(1), default=300, show_default=True, metavar="N")
 @click.option(
+    "--compress-weights",
+    type=click.Choice(["int8", "int4_sym", "int4_asym"]),
+    help="Compress MatMul and Gemm weights with NNCF's compress_weights (needs ovaot[quantize]).",
+)
+@click.option("--group-size", type=click.IntRange(-1), help="int4 compression: weights per scale (-1: per channel).")
+@click.option("--ratio", type=click.FloatRange(0, 1, min_open=True), help="int4 compression: the share in int4.")
+@click.option(
     "--input-shape",
     "input_shape",
     multiple=True,
@@ -177,6 +184,9 @@ def compile_command(
     quantize: str | None,
     calibration: Path | None,
     calibration_size: int,
+    compress_weights: str | None,
+    group_size: int | None,
+    ratio: float | None,
     input_shape: tuple[str, ...],
     check_blobs: bool,
     sample_input: tuple[str, ...],
@@ -212,6 +222,9 @@ def compile_command(
         quantize=quantize,
         calibration=calibration,
         calibration_size=calibration_size,
+        compress_weights=compress_weights,
+        group_size=group_size,
+        ratio=ratio,
         sample_inputs=parse_inputs(sample_input) if sample_input else None,
         provider=ProviderOptions.parse(parse_key_values(provider_options)),
     )

@@ -27,7 +27,7 @@ from ovaot.compiler.input_shapes import bounded_partial_shapes
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.partition import NodeGroup
 from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
-from ovaot.compiler.quantization import Quantizer
+from ovaot.compiler.quantization import Quantizer, WeightCompressor
 from ovaot.compiler.round_trip import blob_samples, diverging_nodes
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import failing_nodes, mismatch, reference_values, shipped
@@ -72,6 +72,7 @@ class BuildContext:
     temps: SaveTemps | None = None
     progress: Callable[[str], None] | None = None
     quantizer: Quantizer | None = None  # --quantize: NNCF on the calibration samples
+    compressor: WeightCompressor | None = None  # --compress-weights
 
 
 @dataclass
@@ -213,6 +214,9 @@ def _partition(
         ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
         ov_model, quantization = context.quantizer.quantize(ov_model, ports)
         ov_model = with_stable_names(ov_model, name)  # NNCF's new ops numbered like the rest
+    elif context.compressor is not None and not passthrough:
+        ov_model, quantization = context.compressor.compress(ov_model)
+        ov_model = with_stable_names(ov_model, name)
     if passthrough:
         reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
         producers = {context.index.producer[n] for n in passthrough if n in context.index.producer}

@@ -35,6 +35,9 @@ class CompileOptions:
     quantize: str | None = None  # "int8": NNCF's post-training quantization of the OpenVINO partitions
     calibration: Path | None = None  # its data: an .npz of input arrays or a folder of .npy/.npz samples
     calibration_size: int = 300  # at most this many calibration samples
+    compress_weights: str | None = None  # "int8", "int4_sym" or "int4_asym": NNCF's compress_weights
+    group_size: int | None = None  # for int4 compression
+    ratio: float | None = None  # for int4 compression: the share of weights in int4
     input_shapes: Mapping[str, Any] = field(default_factory=dict)  # name -> "[1,3,224,224]" or parsed dims
     sample_inputs: Mapping[str, Any] | None = None  # validation's inputs (default: seeded from the signature)
     check_blobs: bool = True  # import each exported blob again and compare it with the compiled model
@@ -71,6 +74,17 @@ class CompileOptions:
             if self.calibration is None:
                 raise UsageError("--quantize int8 needs --calibration DATA (an .npz or a folder of samples)")
             set_(self, "_calibration_digest", calibration_digest(self.calibration))
+        if self.compress_weights is not None:
+            from ovaot.compiler.quantization import COMPRESSIONS
+
+            if self.compress_weights not in COMPRESSIONS:
+                raise UsageError(f"--compress-weights {self.compress_weights}: one of {', '.join(COMPRESSIONS)}")
+            if self.quantize:
+                raise UsageError("--compress-weights and --quantize do not combine: --quantize makes weights int8 too")
+        if (self.group_size is not None or self.ratio is not None) and not (self.compress_weights or "").startswith(
+            "int4"
+        ):
+            raise UsageError("--group-size and --ratio apply to --compress-weights int4_sym or int4_asym")
         set_(self, "validate", self.validate or self.validate_edge_values or self.sample_inputs is not None)
 
     @classmethod
@@ -106,6 +120,11 @@ class CompileOptions:
                     "calibration_size": self.calibration_size,
                 }
                 if self.quantize
+                else {}
+            ),
+            **(
+                {"compress_weights": self.compress_weights, "group_size": self.group_size, "ratio": self.ratio}
+                if self.compress_weights
                 else {}
             ),
             "force_fallback": sorted(self.force_fallback),

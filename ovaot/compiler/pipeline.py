@@ -22,7 +22,7 @@ from ovaot.compiler.capability import Support, device_present
 from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
-from ovaot.compiler.quantization import Quantizer, load_samples
+from ovaot.compiler.quantization import Quantizer, WeightCompressor, load_samples
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
@@ -141,8 +141,11 @@ def build_package(
         inputs = [v.name for v in model.graph.input if v.name not in weights]
         samples = load_samples(options.calibration, inputs, options.calibration_size)
         quantizer = Quantizer(samples, set(inputs))
+    compressor = None
+    if options.compress_weights:
+        compressor = WeightCompressor(options.compress_weights, options.group_size, options.ratio)
     context = BuildContext(
-        model, index, options, target.precision, core, converted, reference, temps, progress, quantizer
+        model, index, options, target.precision, core, converted, reference, temps, progress, quantizer, compressor
     )
     builders = [PlanBuilder(spec, context, configs, {}, exporters.next) for spec in specs]
     try:

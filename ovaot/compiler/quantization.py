@@ -25,6 +25,7 @@ from ovaot.errors import UsageError
 log = logging.getLogger(__name__)
 
 METHODS = ("int8",)
+COMPRESSIONS = {"int8": "INT8_ASYM", "int4_sym": "INT4_SYM", "int4_asym": "INT4_ASYM"}  # NNCF's modes
 
 
 def calibration_files(path: Path) -> list[Path]:
@@ -125,3 +126,26 @@ def _accuracy(float_model: ov.Model, quantized: ov.Model, data: list[list[np.nda
     if total:
         result["top1_agreement"] = agree / total
     return result
+
+
+@dataclass(frozen=True)
+class WeightCompressor:
+    """--compress-weights: NNCF's compress_weights on each OpenVINO partition (MatMul and Gemm weights; no data)."""
+
+    mode: str  # a key of COMPRESSIONS
+    group_size: int | None = None  # int4 only
+    ratio: float | None = None  # int4 only: the share of weights in int4, the rest int8
+
+    def compress(self, ov_model: ov.Model) -> tuple[ov.Model, dict[str, Any]]:
+        try:
+            import nncf
+        except ImportError:
+            raise UsageError("--compress-weights needs NNCF: pip install 'ovaot[quantize]'") from None
+        nncf.set_log_level(logging.ERROR)
+        int4 = self.mode.startswith("int4")
+        extra = {"group_size": self.group_size, "ratio": self.ratio} if int4 else {}
+        mode = nncf.CompressWeightsMode[COMPRESSIONS[self.mode]]
+        with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars
+            compressed = nncf.compress_weights(ov_model, mode=mode, **{k: v for k, v in extra.items() if v is not None})
+        record = {"compressed": True, "method": f"nncf {nncf.__version__} compress_weights {COMPRESSIONS[self.mode]}"}
+        return compressed, {**record, **{k: v for k, v in extra.items() if v is not None}}
