@@ -11,15 +11,20 @@ from __future__ import annotations
 import numpy as np
 
 RTOL, ATOL, SCALE_TOL = 1e-3, 1e-5, 1e-4
+# A partition quantized to INT8 (or with compressed weights) against the float reference: 5% elementwise and of
+# the tensor's largest magnitude. NNCF's INT8 squeezenet, resnet50 and densenet121 stayed within 1% of the float
+# outputs on their calibration sets (artifacts/int8.md); a wrong kernel is off by far more.
+QUANTIZED_RTOL, QUANTIZED_SCALE_TOL = 5e-2, 5e-2
 
 
-def difference(got: np.ndarray, want: np.ndarray, source: str) -> str:
+def difference(got: np.ndarray, want: np.ndarray, source: str, quantized: bool = False) -> str:
     """'' when `got` is `want` within tolerance (nan where `want` has nan), else how they differ, naming
-    `source` as where `want` came from ("onnx.reference")."""
+    `source` as where `want` came from ("onnx.reference"); `quantized`: the INT8 tolerance."""
     if got.shape != want.shape:
         return f"shape {list(got.shape)}, {source} {list(want.shape)}"
     if want.dtype.kind in "fc":
-        if not np.allclose(got, want, rtol=RTOL, atol=_atol(want), equal_nan=True):
+        rtol, scale = (QUANTIZED_RTOL, QUANTIZED_SCALE_TOL) if quantized else (RTOL, SCALE_TOL)
+        if not np.allclose(got, want, rtol=rtol, atol=_atol(want, scale), equal_nan=True):
             return f"differs from {source} {_worst(got, want)}"
         return ""
     if not np.array_equal(got.astype(want.dtype), want):
@@ -35,6 +40,6 @@ def _worst(got: np.ndarray, want: np.ndarray) -> str:
     return f"by up to {float(known.max()):.3g}" if known.size else "(nan where a number is expected)"
 
 
-def _atol(want: np.ndarray) -> float:
+def _atol(want: np.ndarray, scale: float = SCALE_TOL) -> float:
     finite = np.abs(want[np.isfinite(want)]) if want.size else want
-    return ATOL + SCALE_TOL * float(finite.max(initial=0.0))
+    return ATOL + scale * float(finite.max(initial=0.0))

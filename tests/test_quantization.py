@@ -131,3 +131,12 @@ def test_compression_options_that_do_not_fit_are_usage_errors(tmp_path):
         main, [*base, "--compress-weights", "int8", "--quantize", "int8", "--calibration", str(tmp_path / "c.npz")]
     )
     assert both.exit_code == EXIT_USAGE and "do not combine" in both.output
+
+
+def test_validate_holds_an_int8_package_to_an_int8_tolerance(tmp_path, calibration):
+    data, _ = calibration
+    result = ovaot.compile(
+        EXAMPLES / "tiny_cnn.onnx", "CPU_FP32", tmp_path / "q.ovpkg", quantize="int8", calibration=data, validate=True
+    )
+    assert [p.kind for p in result.manifest.partitions] == ["openvino"]  # nothing refused for INT8 rounding
+    assert result.manifest.partitions[0].quantization["quantized"]

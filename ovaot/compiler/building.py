@@ -428,7 +428,8 @@ def _validate(p: _Pending, as_shipped: ov.CompiledModel, config: dict, builder: 
     assert context.reference is not None
     consumes, produces, ports = p.partition.consumes, p.partition.produces, p.partition.input_ports
     for values in context.reference:
-        reason = mismatch(as_shipped, consumes, produces, values, ports)
+        quantized = bool(p.partition.quantization.get("quantized") or p.partition.quantization.get("compressed"))
+        reason = mismatch(as_shipped, consumes, produces, values, ports, quantized)
         if reason:
             break
     else:

@@ -48,8 +48,10 @@ def mismatch(
     produces: list[str],
     values: Mapping[str, Any],
     ports: list[str] = (),
+    quantized: bool = False,
 ) -> str:
-    """'' when the compiled partition reproduces the reference values of `produces`, else what differs."""
+    """'' when the compiled partition reproduces the reference values of `produces`, else what differs
+    (`quantized`: within the INT8 tolerance)."""
     if any(not isinstance(values.get(n), np.ndarray) for n in [*consumes, *produces]):
         return ""  # non-tensor or unknown values: nothing to compare
     try:
@@ -62,7 +64,7 @@ def mismatch(
         got = by_name.get(name)
         if got is None:
             return f"{name}: missing from OpenVINO's outputs"
-        how = difference(got, values[name], "onnx.reference")
+        how = difference(got, values[name], "onnx.reference", quantized)
         if how:
             return f"{name}: {how}"
     return ""
