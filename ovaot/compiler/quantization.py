@@ -90,7 +90,9 @@ class Quantizer:
             import nncf
         except ImportError:
             raise UsageError("--quantize needs NNCF: pip install 'ovaot[quantize]'") from None
-        nncf.set_log_level(logging.ERROR)
+        logging.getLogger("nncf").setLevel(
+            logging.ERROR
+        )  # its own logger only (nncf.set_log_level reached pytest's handlers)
         data = [[sample[name] for name in input_ports] for sample in self.samples]
         with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars: not into `--json` output
             quantized = nncf.quantize(ov_model, nncf.Dataset(data), subset_size=len(data))
@@ -141,7 +143,9 @@ class WeightCompressor:
             import nncf
         except ImportError:
             raise UsageError("--compress-weights needs NNCF: pip install 'ovaot[quantize]'") from None
-        nncf.set_log_level(logging.ERROR)
+        logging.getLogger("nncf").setLevel(
+            logging.ERROR
+        )  # its own logger only (nncf.set_log_level reached pytest's handlers)
         int4 = self.mode.startswith("int4")
         extra = {"group_size": self.group_size, "ratio": self.ratio} if int4 else {}
         mode = nncf.CompressWeightsMode[COMPRESSIONS[self.mode]]
