@@ -17,6 +17,8 @@ from helpers import EXAMPLES
 
 nncf = pytest.importorskip("nncf", reason="NNCF (ovaot[quantize]) is not installed")
 
+pytestmark = pytest.mark.slow  # NNCF's statistics and quantization: the full suite's
+
 
 @pytest.fixture
 def calibration(tmp_path):
