@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ovaot.codegen.blob_check import check_blob
+from ovaot.engines.blob_check import check_blob
 from ovaot.errors import CompileError
 from ovaot.format.manifest import BlobCheckStatus
 
@@ -48,8 +48,9 @@ class ExportJob:
         return hash(self._key())
 
     def _key(self) -> tuple:
-        arrays = [] if self.samples is None else [a for sample in self.samples for a in sample]
-        sample_key = None if self.samples is None else tuple((a.dtype.str, a.shape, a.tobytes()) for a in arrays)
+        sample_key = None
+        if self.samples is not None:
+            sample_key = tuple(tuple((a.dtype.str, a.shape, a.tobytes()) for a in sample) for sample in self.samples)
         return self.xml, self.weights, self.device, tuple(sorted(self.config.items())), sample_key
 
 
@@ -221,10 +222,12 @@ class InProcessExporter:
 
 def _read_samples(path: Path) -> tuple[tuple[np.ndarray, ...], ...]:
     """The sample sets savez stored as "<set>_<port>"."""
+    sets: dict[int, dict[int, np.ndarray]] = {}
     with np.load(path, allow_pickle=False) as stored:
-        keys = sorted(tuple(map(int, key.split("_"))) for key in stored.files)
-        sets = max((j for j, _ in keys), default=-1) + 1
-        return tuple(tuple(stored[f"{j}_{k}"] for jj, k in keys if jj == j) for j in range(sets))
+        for key in stored.files:
+            number, port = map(int, key.split("_"))
+            sets.setdefault(number, {})[port] = stored[key]
+    return tuple(tuple(ports[p] for p in sorted(ports)) for _, ports in sorted(sets.items()))
 
 
 def _main() -> None:

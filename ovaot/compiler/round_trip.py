@@ -1,7 +1,7 @@
 """A failed blob check, narrowed: which nodes OpenVINO computes differently once exported, and what to do.
 
 The export worker found that a partition's blob, imported back, differs from the model it was compiled from
-(ovaot/codegen/blob_check.py). Each node of the partition is then compiled, exported and imported alone on a
+(ovaot/engines/blob_check.py). Each node of the partition is then compiled, exported and imported alone on a
 seeded sample. For the nodes whose blob differs, onnx.reference decides: where the compiled model is right
 (or the reference cannot tell), the blob is not shipped and the loader compiles the IR, which is what OpenVINO
 computes right; where the compiled model is wrong too, the nodes go to the fallback.
@@ -16,9 +16,9 @@ import numpy as np
 import openvino as ov
 from onnx import ModelProto
 
-from ovaot.codegen.blob_check import seeded_sets
 from ovaot.compiler.graph import GraphIndex
-from ovaot.compiler.validation import reference_values
+from ovaot.compiler.validation import exported_blob, reference_values, shipped
+from ovaot.engines.blob_check import seeded_sets
 from ovaot.errors import first_line
 from ovaot.tolerance import difference
 
@@ -69,8 +69,7 @@ def _diverges(core: ov.Core, single: ModelProto, consumes: list[str], device: st
     try:
         ov_model = core.read_model(single.SerializeToString())
         compiled = core.compile_model(ov_model, device, config)
-        blob = compiled.export_model()
-        imported = core.import_model(blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob), device, config)
+        imported = shipped(core, exported_blob(compiled), device, config)
     except RuntimeError:
         return None  # it does not build alone: nothing to learn from it
     for sample in blob_samples(ov_model) or ():

@@ -81,7 +81,7 @@ def failing_nodes(
             compiled = core.compile_model(core.read_model(single.SerializeToString()), "CPU", config)
             # a node OpenVINO turns into a pass-through loses its input's name: its inputs are by position
             ports = port_binding([p.get_names() for p in compiled.inputs], consumes, consumes)
-            compiled = shipped(core, _exported(compiled), "CPU", config)
+            compiled = shipped(core, exported_blob(compiled), "CPU", config)
         except (RuntimeError, DeviceError) as exc:
             failures[node_id] = f"OpenVINO cannot compile it alone ({first_line(exc)})"
             continue
@@ -91,6 +91,6 @@ def failing_nodes(
     return failures
 
 
-def _exported(compiled: ov.CompiledModel) -> bytes:
+def exported_blob(compiled: ov.CompiledModel) -> bytes:
     blob = compiled.export_model()
     return blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob)

@@ -42,6 +42,17 @@ TENSOR_DTYPES: dict[str, str] = {
 Dim = int | str | None
 
 
+def bounds_name(bounds: tuple[int, int]) -> str:
+    """The symbolic dimension that carries --input-shape's bounds (lo..hi) through the model and the manifest."""
+    return f"{bounds[0]}..{bounds[1]}"
+
+
+def parse_bounds_name(name: str) -> tuple[int, int] | None:
+    """(lo, hi) for a dimension named "lo..hi"; None for any other name."""
+    low, dots, high = name.partition("..")
+    return (int(low), int(high)) if dots and low.isdigit() and high.isdigit() else None
+
+
 class StrEnum(str, Enum):
     """A closed set of strings (enum.StrEnum, which needs Python 3.11): a member equals, hashes, prints and
     serialises as its value, so JSON and string comparisons see the value."""
@@ -93,7 +104,7 @@ class SupportSource(StrEnum):
 
 
 class BlobCheckStatus(StrEnum):
-    """What the blob check (ovaot/codegen/blob_check.py) found for one exported blob."""
+    """What the blob check (ovaot/engines/blob_check.py) found for one exported blob."""
 
     PASSED = "passed"  # imported back, it gives the compiled model's outputs on a seeded sample
     FAILED = "failed"  # it does not: the blob is not shipped, the IR is compiled at load

@@ -2,8 +2,9 @@
 
 A package ships the blob, not the compiled model, and OpenVINO does not always serialise what it compiled:
 2026.4 computes RotaryEmbedding right after compile_model and garbage after export_model -> import_model.
-So each blob is imported again where it was exported and both run on the same seeded sample. Runs in the
-export worker (OpenVINO's C API and numpy only).
+So each blob is imported again where it was exported and both run on the same seeded sample. Both sides use
+it: the export worker after each export, `ovaot verify` against the IR on the host (OpenVINO's C API and numpy
+only).
 """
 
 from __future__ import annotations
@@ -15,39 +16,43 @@ from typing import Any
 import numpy as np
 
 from ovaot.errors import first_line
-from ovaot.format.manifest import BlobCheckStatus as BlobCheck
+from ovaot.format.manifest import BlobCheckStatus
 from ovaot.tolerance import difference
 
 
 def check_blob(
     core: Any, compiled: Any, blob: bytes, device: str, config: dict, samples: Sequence[Sequence[np.ndarray]]
 ) -> dict:
-    """{"status": BlobCheck, "detail": ...}: whether `blob` (exported from `compiled`), imported on `device`,
-    gives the compiled model's outputs on the first sample set (one array per input port) the compiled model
-    runs. One set: the first inference of each new shape compiles kernels, which is most of the check's cost."""
+    """{"status": BlobCheckStatus, "detail": ...} (with "imports": False where the blob does not import):
+    whether `blob` (exported from `compiled`), imported on `device`, gives the compiled model's outputs on the
+    first sample set (one array per input port) the compiled model runs. One set: the first inference of each
+    new shape compiles kernels, which is most of the check's cost."""
     # the compiled model runs while the blob imports: ctypes releases the GIL, and the two take about as long
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-blob-check") as pool:
         expected = pool.submit(_first_run, compiled, samples)
         try:
             imported = core.import_model(blob, device, config)
         except RuntimeError as exc:
-            return _result(BlobCheck.FAILED, f"the blob does not import where it was exported: {first_line(exc)}")
+            failed = _result(BlobCheckStatus.FAILED, f"the blob does not import here: {first_line(exc)}")
+            return {**failed, "imports": False}
         sample, want, why_not = expected.result()
     if want is None:
         imported.close()
-        return _result(BlobCheck.NOT_RUN, f"the compiled model does not run on a seeded sample: {why_not}")
+        return _result(BlobCheckStatus.NOT_RUN, f"the compiled model does not run on a seeded sample: {why_not}")
     try:
         got = imported.create_infer_request().infer(list(sample))
     except RuntimeError as exc:
-        return _result(BlobCheck.FAILED, f"the imported blob fails where the compiled model runs: {first_line(exc)}")
+        return _result(
+            BlobCheckStatus.FAILED, f"the imported blob fails where the compiled model runs: {first_line(exc)}"
+        )
     finally:
         imported.close()
     for port, (mine, theirs) in enumerate(zip(got, want, strict=True)):
         how = difference(mine, theirs, "the compiled model")
         if how:
             names = ", ".join(sorted(compiled.outputs[port].names)) or f"output {port}"
-            return _result(BlobCheck.FAILED, f"{names}: the imported blob {how}")
-    return _result(BlobCheck.PASSED, "the imported blob gives the compiled model's outputs on a seeded sample")
+            return _result(BlobCheckStatus.FAILED, f"{names}: the imported blob {how}")
+    return _result(BlobCheckStatus.PASSED, "the imported blob gives the compiled model's outputs on a seeded sample")
 
 
 def _first_run(compiled: Any, samples: Sequence[Sequence[np.ndarray]]) -> tuple[Any, list | None, str]:
@@ -97,5 +102,5 @@ def _size(dim: Dim, wanted: int) -> int:
     return max(lower, wanted if upper < 0 else min(wanted, upper), 1)
 
 
-def _result(status: BlobCheck, detail: str) -> dict:
+def _result(status: BlobCheckStatus, detail: str) -> dict:
     return {"status": str(status), "detail": detail}
