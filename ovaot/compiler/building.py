@@ -27,7 +27,7 @@ from ovaot.compiler.input_shapes import bounded_partial_shapes
 from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.partition import NodeGroup
 from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
-from ovaot.compiler.quantization import Quantizer, WeightCompressor
+from ovaot.compiler.quantization import Quantizer, WeightCompressor, rewrote
 from ovaot.compiler.round_trip import blob_samples, diverging_nodes
 from ovaot.compiler.save_temps import SaveTemps
 from ovaot.compiler.validation import failing_nodes, mismatch, reference_values, shipped
@@ -209,14 +209,6 @@ def _partition(
         return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", SupportSource.CONVERSION)
     _bound_dimensions(ov_model, context.index)
     passthrough = passthrough_outputs(ov_model, consumes)
-    quantization: dict[str, Any] = {}
-    if context.quantizer is not None and not passthrough:
-        ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
-        ov_model, quantization = context.quantizer.quantize(ov_model, ports)
-        ov_model = with_stable_names(ov_model, name)  # NNCF's new ops numbered like the rest
-    elif context.compressor is not None and not passthrough:
-        ov_model, quantization = context.compressor.compress(ov_model)
-        ov_model = with_stable_names(ov_model, name)
     if passthrough:
         reason = f"OpenVINO passes an input straight through to {', '.join(passthrough)} and loses its name"
         producers = {context.index.producer[n] for n in passthrough if n in context.index.producer}
@@ -228,6 +220,13 @@ def _partition(
         )
     # tensor names are intact before export; an imported blob may have lost some
     input_ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
+    quantization: dict[str, Any] = {}
+    if context.quantizer is not None:
+        ov_model, quantization = context.quantizer.quantize(ov_model, input_ports)
+    elif context.compressor is not None:
+        ov_model, quantization = context.compressor.compress(ov_model)
+    if rewrote(quantization):
+        ov_model = with_stable_names(ov_model, name)  # NNCF's new ops numbered like the rest
     xml, weights = save_ir(ov_model, compress_to_fp16=context.precision == "f16")
     run_on = spec.devices if spec.mode == PlanMode.MULTI else [group.label]
     present = [d for d in run_on if device_present(context.core, d) and d != "AUTO"]
@@ -427,8 +426,8 @@ def _validate(p: _Pending, as_shipped: ov.CompiledModel, config: dict, builder: 
     context = builder.context
     assert context.reference is not None
     consumes, produces, ports = p.partition.consumes, p.partition.produces, p.partition.input_ports
+    quantized = rewrote(p.partition.quantization)
     for values in context.reference:
-        quantized = bool(p.partition.quantization.get("quantized") or p.partition.quantization.get("compressed"))
         reason = mismatch(as_shipped, consumes, produces, values, ports, quantized)
         if reason:
             break

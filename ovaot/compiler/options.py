@@ -44,6 +44,7 @@ class CompileOptions:
     reproducible: bool = True  # export blobs in a fresh worker process: byte-identical packages
     save_temps: Path | None = None  # keep every intermediate in this folder
     provider: ProviderOptions = field(default_factory=ProviderOptions)  # the OpenVINO EP options
+    calibration_digest: str = field(default="", init=False)  # derived: BLAKE3 of the calibration data
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalised once, here
@@ -73,7 +74,7 @@ class CompileOptions:
                 raise UsageError(f"--quantize {self.quantize}: ovaot quantizes to {', '.join(METHODS)}")
             if self.calibration is None:
                 raise UsageError("--quantize int8 needs --calibration DATA (an .npz or a folder of samples)")
-            set_(self, "_calibration_digest", calibration_digest(self.calibration))
+            set_(self, "calibration_digest", calibration_digest(self.calibration))
         if self.compress_weights is not None:
             from ovaot.compiler.quantization import COMPRESSIONS
 
@@ -92,7 +93,7 @@ class CompileOptions:
         """`options` (default: the defaults) with `overrides`: option names, or EP options (device_id, ...),
         which go into `provider`. An unknown name lists both apart."""
         options = options or cls()
-        names = [f.name for f in fields(cls)]
+        names = [f.name for f in fields(cls) if f.init]
         own = {k: v for k, v in overrides.items() if k in names}
         provider = {k: v for k, v in overrides.items() if k not in names}
         if provider:
@@ -116,7 +117,7 @@ class CompileOptions:
             **(
                 {
                     "quantize": self.quantize,
-                    "calibration_digest": getattr(self, "_calibration_digest", ""),
+                    "calibration_digest": self.calibration_digest,
                     "calibration_size": self.calibration_size,
                 }
                 if self.quantize

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,20 +79,13 @@ class Quantizer:
 
     samples: list[dict[str, np.ndarray]]
     graph_inputs: set[str]
-    records: dict[str, Any] = field(default_factory=dict)
 
     def quantize(self, ov_model: ov.Model, input_ports: list[str]) -> tuple[ov.Model, dict[str, Any]]:
         """The partition quantized, and what to record; or the float partition and why it stayed float."""
         outside = [name for name in input_ports if name not in self.graph_inputs]
         if outside:
             return ov_model, {"quantized": False, "reason": f"it reads {outside[0]!r}, computed before it"}
-        try:
-            import nncf
-        except ImportError:
-            raise UsageError("--quantize needs NNCF: pip install 'ovaot[quantize]'") from None
-        logging.getLogger("nncf").setLevel(
-            logging.ERROR
-        )  # its own logger only (nncf.set_log_level reached pytest's handlers)
+        nncf = _nncf("--quantize")
         data = [[sample[name] for name in input_ports] for sample in self.samples]
         with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars: not into `--json` output
             quantized = nncf.quantize(ov_model, nncf.Dataset(data), subset_size=len(data))
@@ -139,17 +132,27 @@ class WeightCompressor:
     ratio: float | None = None  # int4 only: the share of weights in int4, the rest int8
 
     def compress(self, ov_model: ov.Model) -> tuple[ov.Model, dict[str, Any]]:
-        try:
-            import nncf
-        except ImportError:
-            raise UsageError("--compress-weights needs NNCF: pip install 'ovaot[quantize]'") from None
-        logging.getLogger("nncf").setLevel(
-            logging.ERROR
-        )  # its own logger only (nncf.set_log_level reached pytest's handlers)
-        int4 = self.mode.startswith("int4")
-        extra = {"group_size": self.group_size, "ratio": self.ratio} if int4 else {}
+        nncf = _nncf("--compress-weights")
+        given = {"group_size": self.group_size, "ratio": self.ratio} if self.mode.startswith("int4") else {}
+        given = {k: v for k, v in given.items() if v is not None}
         mode = nncf.CompressWeightsMode[COMPRESSIONS[self.mode]]
         with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars
-            compressed = nncf.compress_weights(ov_model, mode=mode, **{k: v for k, v in extra.items() if v is not None})
+            compressed = nncf.compress_weights(ov_model, mode=mode, **given)
         record = {"compressed": True, "method": f"nncf {nncf.__version__} compress_weights {COMPRESSIONS[self.mode]}"}
-        return compressed, {**record, **{k: v for k, v in extra.items() if v is not None}}
+        return compressed, {**record, **given}
+
+
+def rewrote(record: dict[str, Any]) -> bool:
+    """Whether a partition's quantization record says NNCF changed it (quantized or weight-compressed)."""
+    return bool(record.get("quantized") or record.get("compressed"))
+
+
+def _nncf(option: str) -> Any:
+    """NNCF, its own logger at ERROR (nncf.set_log_level also set the root logger's handlers, which hid
+    everyone else's warnings)."""
+    try:
+        import nncf
+    except ImportError:
+        raise UsageError(f"{option} needs NNCF: pip install 'ovaot[quantize]'") from None
+    logging.getLogger("nncf").setLevel(logging.ERROR)
+    return nncf
