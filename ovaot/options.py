@@ -127,12 +127,14 @@ def _convert(key: str, value: Any, kind: str) -> Any:
     return str(value)
 
 
-def parse_key_values(items: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """--option KEY=VALUE pairs into a dict."""
+def parse_key_values(
+    items: tuple[str, ...] | list[str], option: str = "--option", form: str = "KEY=VALUE"
+) -> dict[str, str]:
+    """`option`'s KEY=VALUE pairs into a dict; `form` is how the message spells a pair."""
     result = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"--option {item!r}: expected KEY=VALUE")
+            raise UsageError(f"{option} {item!r}: expected {form}")
         result[key.strip()] = value.strip()
     return result

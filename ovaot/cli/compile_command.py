@@ -218,7 +218,7 @@ def compile_command(
         save_temps=save_temps,
         validate=validate,
         check_blobs=check_blobs,
-        input_shapes=dict(_input_shape(text) for text in input_shape),
+        input_shapes=parse_key_values(input_shape, "--input-shape", "NAME=[d0,d1,...]"),
         quantize=quantize,
         calibration=calibration,
         calibration_size=calibration_size,
@@ -236,13 +236,6 @@ def compile_command(
         click.echo(json.dumps(report))
     elif not quiet:
         click.echo(result.summary())
-
-
-def _input_shape(text: str) -> tuple[str, str]:
-    name, sep, shape = text.partition("=")
-    if not sep or not name:
-        raise click.BadParameter(f"{text!r}: write NAME=[d0,d1,...]", param_hint="--input-shape")
-    return name, shape
 
 
 def _progress_printer(silent: bool) -> Any:
@@ -281,13 +274,10 @@ def compile_many_command(
 ) -> None:
     """Compile every MODEL for every target into OUTDIR/<model>.<target>.ovpkg, each exactly as `ovaot compile`
     would; OUTDIR/index.json lists the results. Exit 1 when any job failed (the others still run)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     from ovaot.integrations.fleet import compile_many, plan_jobs, write_index
 
     folder.mkdir(parents=True, exist_ok=True)
-    planned = plan_jobs(models, targets, folder, **({"force": True} if force else {}))
+    planned = plan_jobs(models, targets, folder, force=force)
     if scheduler is not None:
         try:
             from dask.distributed import Client
@@ -295,11 +285,8 @@ def compile_many_command(
             raise click.UsageError("--scheduler needs Dask: pip install 'ovaot[dask]'") from None
         with Client(scheduler) as client:
             results = compile_many(planned, client.get_executor())
-    elif jobs is not None:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            results = compile_many(planned, pool)
     else:
-        results = compile_many(planned)
+        results = compile_many(planned, workers=jobs)
     index = write_index(folder, results)
     if as_json:
         click.echo(index.read_text().rstrip())

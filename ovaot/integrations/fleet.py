@@ -74,15 +74,17 @@ def compile_job(job: CompileJob) -> JobResult:
     return JobResult(job, status, "", result.manifest.source_digest, digest, seconds, host)
 
 
-def compile_many(jobs: Iterable[CompileJob], executor: Executor | None = None) -> list[JobResult]:
-    """Run every job on `executor` (default: a process pool of one process per core, at most one per job);
-    the results in job order."""
+def compile_many(
+    jobs: Iterable[CompileJob], executor: Executor | None = None, workers: int | None = None
+) -> list[JobResult]:
+    """Run every job on `executor` (default: a process pool of `workers` processes, default one per core, at
+    most one per job); the results in job order."""
     jobs = list(jobs)
     if not jobs:
         return []
     if executor is not None:
         return list(executor.map(compile_job, jobs))
-    workers = min(len(jobs), os.cpu_count() or 1)
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
     # spawn: a fresh interpreter per worker, never a fork of a process holding OpenVINO's threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         return list(pool.map(compile_job, jobs))
