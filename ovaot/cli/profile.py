@@ -1,7 +1,8 @@
 """ovaot bench --profile: where a run's time goes, per partition, per OpenVINO op and per fallback node.
 
 OpenVINO partitions are loaded with PERF_COUNT=YES and each op's real time is read through the C API's profiling
-info after every run; fallback nodes are timed around onnx.reference's own call of each node. Medians over the
+info after every run; partitions, and fallback nodes (onnx.reference's OpRun calls), are timed by wrapping their
+run. Medians over the
 runs, sorted, the top N.
 """
 
@@ -22,17 +23,21 @@ from ovaot.loader.session import Session
 def profile(package: str | Path, feed: Mapping[str, Any] | None, runs: int, top: int) -> dict[str, Any]:
     session = Session(package, perf_count=True)
     feed = dict(feed) if feed is not None else sample_feed(session)
-    node_times: dict[tuple[int, str, str], list[float]] = defaultdict(list)
-    _time_fallback_nodes(session, node_times)
-    session.run(None, feed)  # warm up (first-run kernel preparation)
-    for samples in node_times.values():
-        samples.clear()
     partition_times: list[list[float]] = [[] for _ in session.runners]
+    node_times: dict[tuple[int, str, str], list[float]] = defaultdict(list)
+    for index, runner in enumerate(session.runners):
+        runner.run = _timed(runner.run, partition_times[index])
+        for node in getattr(getattr(runner, "evaluator", None), "rt_nodes_", []):  # onnx.reference's OpRuns
+            node.run = _timed(
+                node.run, node_times[(index, node.onnx_node.name or node.onnx_node.output[0], node.op_type)]
+            )
+    session.run(None, feed)  # warm up (first-run kernel preparation)
+    for samples in [*partition_times, *node_times.values()]:
+        samples.clear()
     op_times: dict[tuple[int, str, str, str], list[float]] = defaultdict(list)
     for _ in range(runs):
-        _, seconds = session.run_timed(feed)
-        for index, (runner, spent) in enumerate(zip(session.runners, seconds)):
-            partition_times[index].append(spent)
+        session.run(None, feed)
+        for index, runner in enumerate(session.runners):
             if isinstance(runner, CompiledPartition):
                 for op in runner.last_profile():
                     if op["status"] == "executed":
@@ -61,21 +66,17 @@ def profile(package: str | Path, feed: Mapping[str, Any] | None, runs: int, top:
     return {"package": str(package), "runs": runs, "partitions": partitions, "ops": ops[:top], "op_count": len(ops)}
 
 
-def _time_fallback_nodes(session: Session, times: dict[tuple[int, str, str], list[float]]) -> None:
-    """Wrap each fallback node's run (onnx.reference's OpRun instances) so its calls are timed."""
-    for index, runner in enumerate(session.runners):
-        evaluator = getattr(runner, "evaluator", None)
-        for node in getattr(evaluator, "rt_nodes_", []):
-            key = (index, node.onnx_node.name or node.onnx_node.output[0], node.op_type)
+def _timed(call: Any, samples: list[float]) -> Any:
+    """`call`, appending the seconds each call takes to `samples`."""
 
-            def timed(*args: Any, _run: Any = node.run, _key: Any = key, **kwargs: Any) -> Any:
-                start = time.perf_counter()
-                try:
-                    return _run(*args, **kwargs)
-                finally:
-                    times[_key].append(time.perf_counter() - start)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            samples.append(time.perf_counter() - start)
 
-            node.run = timed
+    return timed
 
 
 def profile_lines(report: dict[str, Any]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -208,19 +207,6 @@ class Session:
                 for name in release:
                     env.pop(name, None)
         return [env[name] for name in wanted]
-
-    def run_timed(self, input_feed: Mapping[str, Any]) -> tuple[list[Any], list[float]]:
-        """run(None, input_feed), and the seconds each partition took, in plan order (ovaot bench --profile)."""
-        env: dict[str, Any] = self._check_feed(input_feed)
-        seconds = []
-        with self._lifetime:
-            for runner, release in zip(self._runners, self._release):
-                start = time.perf_counter()
-                runner.run(env)
-                seconds.append(time.perf_counter() - start)
-                for name in release:
-                    env.pop(name, None)
-        return [env[name] for name in self._output_names], seconds
 
     @property
     def runners(self) -> list[Runner]:
