@@ -9,16 +9,14 @@ checks feeds against them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from onnx import ModelProto
 
 from ovaot.errors import UsageError
+from ovaot.format.manifest import bounds_name, parse_bounds_name
 
 Dim = int | None | tuple[int, int]  # a size, dynamic, or (lower, upper) bounds
-
-_BOUNDS = re.compile(r"^(\d+)\.\.(\d+)$")
 
 
 def parse_shape(text: str, name: str = "") -> tuple[Dim, ...]:
@@ -28,13 +26,13 @@ def parse_shape(text: str, name: str = "") -> tuple[Dim, ...]:
         raise UsageError(f"--input-shape {name}={text}: a shape is written [d0,d1,...] (d: a size, ? or lo..hi)")
     dims: list[Dim] = []
     for part in (p.strip() for p in body[1:-1].split(",")) if body[1:-1].strip() else ():
-        bounds = _BOUNDS.match(part)
+        bounds = parse_bounds_name(part)
         if part == "?":
             dims.append(None)
         elif part.isdigit() and int(part) > 0:
             dims.append(int(part))
-        elif bounds and 0 < int(bounds[1]) <= int(bounds[2]):
-            dims.append((int(bounds[1]), int(bounds[2])))
+        elif bounds and 0 < bounds[0] <= bounds[1]:
+            dims.append(bounds)
         else:
             raise UsageError(f"--input-shape {name}={text}: {part!r} is not a size, ? or lo..hi (0 < lo <= hi)")
     return tuple(dims)
@@ -43,18 +41,8 @@ def parse_shape(text: str, name: str = "") -> tuple[Dim, ...]:
 def shape_text(dims: tuple[Dim, ...]) -> str:
     """The canonical spelling of a parsed shape, as the manifest records it."""
     return (
-        "[" + ",".join("?" if d is None else f"{d[0]}..{d[1]}" if isinstance(d, tuple) else str(d) for d in dims) + "]"
+        "[" + ",".join("?" if d is None else bounds_name(d) if isinstance(d, tuple) else str(d) for d in dims) + "]"
     )
-
-
-def bounds_name(bounds: tuple[int, int]) -> str:
-    """The symbolic dimension name that carries bounds through the ONNX model (and the manifest)."""
-    return f"{bounds[0]}..{bounds[1]}"
-
-
-def parse_bounds_name(name: str) -> tuple[int, int] | None:
-    match = _BOUNDS.match(name)
-    return (int(match[1]), int(match[2])) if match else None
 
 
 def apply_input_shapes(model: ModelProto, shapes: Mapping[str, tuple[Dim, ...]]) -> None:
@@ -66,9 +54,9 @@ def apply_input_shapes(model: ModelProto, shapes: Mapping[str, tuple[Dim, ...]])
         value = inputs.get(name)
         if value is None:
             raise UsageError(f"--input-shape {name}: the model has no input {name!r}; its inputs are {sorted(inputs)}")
-        tensor_type = value.type.tensor_type
         if not value.type.HasField("tensor_type"):
             raise UsageError(f"--input-shape {name}: {name!r} is not a tensor")
+        tensor_type = value.type.tensor_type
         if tensor_type.HasField("shape") and len(tensor_type.shape.dim) != len(dims):
             raise UsageError(
                 f"--input-shape {name}={shape_text(dims)}: {name!r} has rank {len(tensor_type.shape.dim)} in the model"

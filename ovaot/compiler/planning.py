@@ -80,13 +80,13 @@ def draft(
         (FALLBACK, refused[i]) if i in refused else choice
         for i, choice in enumerate(_label_nodes(spec, supports, len(index.nodes)))
     ]
-    groups = partition(index.users, [label for label, _ in decided])
-    lone = _lone_moves_between_fallbacks(index, groups, [label for label, _ in decided])
-    if lone:
-        for i in lone:
-            decided[i] = (FALLBACK, Support(False, LONE_MOVE_REASON, SupportSource.CROSSING))
-        groups = partition(index.users, [label for label, _ in decided])
-    return Draft(spec, decided, groups)
+    labels = [label for label, _ in decided]
+    groups = partition(index.users, labels)
+    lone = _lone_moves_between_fallbacks(index, groups, labels)
+    for i in lone:
+        decided[i] = (FALLBACK, Support(False, LONE_MOVE_REASON, SupportSource.CROSSING))
+        labels[i] = FALLBACK
+    return Draft(spec, decided, partition(index.users, labels) if lone else groups)
 
 
 # Ops that only move or reinterpret data: alone between two fallback partitions, one costs an OpenVINO call

@@ -19,6 +19,7 @@ from pathlib import Path
 from ovaot.errors import PackageError, UsageError
 from ovaot.format.manifest import ArtifactRole, Manifest, Partition, PartitionKind, Plan, PlanName, StrEnum, ValueInfo
 from ovaot.format.package import PackageReader
+from ovaot.integrations.serving import V2_DATATYPES
 from ovaot.targets import SUCCESSORS, plugin_of
 
 
@@ -27,22 +28,9 @@ class RepositoryFormat(StrEnum):
     TRITON = "triton"  # Triton Inference Server's OpenVINO backend
 
 
-# ONNX tensor types (as the manifest spells them) -> Triton's data types; strings and bfloat16 have no
-# counterpart in the OpenVINO backend
-_TRITON_TYPES = {
-    "tensor(float)": "TYPE_FP32",
-    "tensor(float16)": "TYPE_FP16",
-    "tensor(double)": "TYPE_FP64",
-    "tensor(int8)": "TYPE_INT8",
-    "tensor(int16)": "TYPE_INT16",
-    "tensor(int32)": "TYPE_INT32",
-    "tensor(int64)": "TYPE_INT64",
-    "tensor(uint8)": "TYPE_UINT8",
-    "tensor(uint16)": "TYPE_UINT16",
-    "tensor(uint32)": "TYPE_UINT32",
-    "tensor(uint64)": "TYPE_UINT64",
-    "tensor(bool)": "TYPE_BOOL",
-}
+# ONNX tensor types -> Triton's data types: the v2 protocol's names, prefixed (strings and bfloat16 have no
+# counterpart in the OpenVINO backend)
+_TRITON_TYPES = {t: f"TYPE_{v}" for t, v in V2_DATATYPES.items() if v not in ("BYTES", "BF16")}
 
 # OpenVINO properties Triton's OpenVINO backend accepts as parameters (it refuses any other key)
 _TRITON_PARAMETERS = ("INFERENCE_NUM_THREADS", "NUM_STREAMS", "PERFORMANCE_HINT")

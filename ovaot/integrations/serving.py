@@ -81,19 +81,15 @@ def package_model(name: str, package: str | Path) -> Any:
         async def predict(self, payload: Any, headers: Any = None, response_headers: Any = None) -> Any:
             feed = {}
             for tensor in payload.inputs:
-                declared = self._declared.get(tensor.name)
-                if declared is None:
-                    raise InvalidInput(
-                        f"unknown input {tensor.name!r}; the model's inputs are {sorted(self._declared)}"
-                    )
-                expected = V2_DATATYPES.get(declared.type)
+                declared = self._declared.get(tensor.name)  # an unknown input: the session's own message
+                expected = V2_DATATYPES.get(declared.type) if declared else None
                 if expected is not None and tensor.datatype != expected:
                     raise InvalidInput(f"input {tensor.name!r} must have datatype {expected}, got {tensor.datatype}")
                 try:
                     array = tensor.as_numpy()
                 except Exception as exc:  # the SDK's decoding of a malformed tensor
                     raise InvalidInput(f"input {tensor.name!r}: {exc}") from None
-                if declared.type == "tensor(string)":  # v2 BYTES arrive as bytes; ONNX strings are str
+                if declared and declared.type == "tensor(string)":  # v2 BYTES arrive as bytes; ONNX strings are str
                     texts = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in array.ravel()]
                     array = np.array(texts, dtype=object).reshape(array.shape)
                 feed[tensor.name] = array

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ovaot.errors import InputError
-from ovaot.format.manifest import TENSOR_DTYPES, ValueInfo
+from ovaot.format.manifest import TENSOR_DTYPES, ValueInfo, parse_bounds_name
 
 
 class FeedChecker:
@@ -59,10 +59,8 @@ def _check_tensor(info: ValueInfo, dtype: np.dtype, value: Any) -> np.ndarray:
 
 def _within(dimension: str, size: int) -> bool:
     """Whether `size` fits a symbolic dimension: any size, except for --input-shape's bounded "lo..hi"."""
-    low, dots, high = dimension.partition("..")
-    if not (dots and low.isdigit() and high.isdigit()):
-        return True
-    return int(low) <= size <= int(high)
+    bounds = parse_bounds_name(dimension)
+    return bounds is None or bounds[0] <= size <= bounds[1]
 
 
 def _shape_text(shape: list) -> str:
