@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 import ovaot
 from benchmarks.timing import interleaved_medians
+from tests.helpers import relu_mlp
 from tests.ml_models import MODELS
 
 ROOT = Path(__file__).parent.parent
@@ -29,21 +29,7 @@ ROWS = 100
 
 
 def mlp() -> tuple[onnx.ModelProto, np.ndarray]:
-    rng = np.random.default_rng(0)
-    weights = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in ((64, 256), (256, 256), (256, 10))]
-    nodes, name = [], "x"
-    for i in range(3):
-        nodes.append(helper.make_node("MatMul", [name, f"w{i}"], [f"m{i}"]))
-        nodes.append(helper.make_node("Relu", [f"m{i}"], [f"r{i}"]))
-        name = f"r{i}"
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 10])],
-        [numpy_helper.from_array(w, f"w{i}") for i, w in enumerate(weights)],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), rng.standard_normal((ROWS, 64))
+    return relu_mlp([64, 256, 256, 10], seed=0, scale=0.1), np.random.default_rng(1).standard_normal((ROWS, 64))
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ import onnx
 import openvino as ov
 
 import ovaot
+from benchmarks.light import light_model
 from benchmarks.timing import interleaved_medians
-from tests.helpers import LIGHT_DIR, with_random_weights
 
 ROOT = Path(__file__).parent.parent
 MODELS = ["squeezenet", "resnet50", "densenet121"]
@@ -34,12 +34,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in MODELS:
-            model = with_random_weights(onnx.load(LIGHT_DIR / f"light_{name}.onnx"), seed=7)
-            del model.graph.output[1:]
+            model, input_name = light_model(name)
             path = Path(folder) / f"{name}.onnx"
             onnx.save(model, path)
-            weights = {t.name for t in model.graph.initializer}
-            [input_name] = [i.name for i in model.graph.input if i.name not in weights]
             images = np.random.default_rng(0).standard_normal((32, 3, 224, 224)).astype(np.float32)
             np.savez(Path(folder) / "calibration.npz", **{input_name: images})
             int8 = Path(folder) / f"{name}-int8.ovpkg"

@@ -38,8 +38,8 @@ import openvino as ov
 from onnx import TensorProto, helper
 
 import ovaot
+from benchmarks.light import light_model
 from ovaot.engines import ov_c
-from tests.helpers import LIGHT_DIR, with_random_weights
 
 ROOT = Path(__file__).parent.parent
 EP_VENV = ROOT / "benchmarks" / ".venv-ovep"
@@ -138,8 +138,7 @@ def ep_python() -> Path | None:
 
 def prepare(name: str, folder: Path) -> dict[str, str]:
     """The light model with seeded real-shaped weights, its raw blob, its ovaot package, an input set."""
-    model = with_random_weights(onnx.load(LIGHT_DIR / f"light_{name}.onnx"), seed=7)
-    del model.graph.output[1:]  # with_random_weights exposes the logits; benchmark the model's own output
+    model, _ = light_model(name)
     paths = {
         k: str(folder / f"{name}{suffix}")
         for k, suffix in (

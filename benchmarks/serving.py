@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 import ovaot
-from tests.helpers import LIGHT_DIR, Server, with_random_weights
+from benchmarks.light import light_model
+from tests.helpers import Server
 
 ROOT = Path(__file__).parent.parent
 MODELS = ["squeezenet", "resnet50"]
@@ -31,12 +31,9 @@ CLIENTS = [1, 4, 16]
 
 
 def _prepare(name: str, folder: Path) -> tuple[Path, str, np.ndarray]:
-    model = with_random_weights(onnx.load(LIGHT_DIR / f"light_{name}.onnx"), seed=7)
-    del model.graph.output[1:]
+    model, input_name = light_model(name)
     package = folder / f"{name}.ovpkg"
     ovaot.compile(model, "CPU_FP32", package)
-    weights = {t.name for t in model.graph.initializer}
-    [input_name] = [i.name for i in model.graph.input if i.name not in weights]
     return package, input_name, np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
 
 

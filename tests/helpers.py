@@ -8,6 +8,7 @@ against the installed ovaot, and the checkout's root is not on sys.path.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import signal
@@ -183,3 +184,27 @@ class Server:
     def stop(self) -> int:
         os.kill(self.process.pid, signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+
+def relu_mlp(widths: list[int], seed: int, scale: float) -> onnx.ModelProto:
+    """x (batch, widths[0]) -> a MatMul and a Relu per layer -> (batch, widths[-1]); seeded standard-normal
+    weights times `scale`."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(seed)
+    nodes, weights, name = [], [], "x"
+    for i, shape in enumerate(itertools.pairwise(widths)):
+        weights.append(numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), f"w{i}"))
+        nodes += [
+            helper.make_node("MatMul", [name, f"w{i}"], [f"m{i}"]),
+            helper.make_node("Relu", [f"m{i}"], [f"r{i}"]),
+        ]
+        name = f"r{i}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", widths[0]])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", widths[-1]])],
+        weights,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import onnx
 import openvino as ov
 import pytest
 from click.testing import CliRunner
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 import ovaot
 from ovaot.cli import EXIT_USAGE, main
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, relu_mlp
 
 nncf = pytest.importorskip("nncf", reason="NNCF (ovaot[quantize]) is not installed")
 
@@ -74,37 +75,10 @@ def test_quantize_without_calibration_or_with_bad_data_is_a_usage_error(tmp_path
     assert not (tmp_path / "q.ovpkg").exists()
 
 
-def _mlp(path):
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(8)
-    shapes = ((128, 256), (256, 256), (256, 64))
-    nodes, name = [], "x"
-    for i in range(len(shapes)):
-        nodes += [
-            helper.make_node("MatMul", [name, f"w{i}"], [f"m{i}"]),
-            helper.make_node("Relu", [f"m{i}"], [f"r{i}"]),
-        ]
-        name = f"r{i}"
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 128])],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 64])],
-        [
-            numpy_helper.from_array((rng.standard_normal(s) / 16).astype(np.float32), f"w{i}")
-            for i, s in enumerate(shapes)
-        ],
-    )
-    import onnx
-
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 @pytest.mark.parametrize(("mode", "extra", "shrink"), [("int8", [], 3.0), ("int4_sym", ["--group-size", "32"], 5.0)])
 def test_compressed_weights_shrink_the_package_and_stay_close(tmp_path, mode, extra, shrink):
-    model = _mlp(tmp_path / "mlp.onnx")
+    model = tmp_path / "mlp.onnx"
+    onnx.save(relu_mlp([128, 256, 256, 64], seed=8, scale=1 / 16), model)
     runner = CliRunner()
     base = ["compile", str(model), "-t", "CPU_FP32", "--no-check"]
     assert runner.invoke(main, [*base, "-o", str(tmp_path / "f.ovpkg")]).exit_code == 0
