@@ -84,3 +84,20 @@ def test_a_load_imports_only_the_runtime_side(tmp_path: Path, with_fallback: boo
     assert ("onnx" in found["top"]) == with_fallback, "onnx is imported exactly when a package has a fallback"
     if not with_fallback:  # onnx imports logging itself
         assert not found["logging"], "a load that warns of nothing does not import logging"
+
+
+COMPILER_SIDE = ("ovaot.compiler", "ovaot.passes", "ovaot.codegen", "ovaot.cli", "ovaot.integrations")
+
+
+def test_no_loader_module_imports_the_compiler_side():
+    # the whole loader, verify included, not only what a load happens to import: every import statement
+    import ast
+
+    loader = Path(ovaot.__file__).parent / "loader"
+    found = []
+    for module in sorted(loader.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{module.name}: {name}" for name in names if name.startswith(COMPILER_SIDE)]
+    assert not found, found
