@@ -15,12 +15,12 @@ from ovaot.errors import (
     UsageError,
     VerificationError,
 )
-from ovaot.loader import Session
 from ovaot.version import __version__
 
 if TYPE_CHECKING:
     from ovaot.compiler import CompileOptions, CompileResult, compile
     from ovaot.integrations.fleet import CompileJob, compile_many
+    from ovaot.loader import Session
 
 __all__ = [
     "CompileError",
@@ -62,7 +62,12 @@ def load(model: Any, *, strict: bool = False, trusted_keys: list[Any] | None = N
 
 
 def __getattr__(name: str) -> Any:
-    # The compiler side is imported on first use, so a deployment that only loads never pays for it.
+    # Each side is imported on first use: a deployment that only loads never pays for the compiler, and the
+    # compiler's command line starts its export worker before it imports numpy and OpenVINO.
+    if name == "Session":
+        from ovaot.loader import Session
+
+        return Session
     if name in ("compile", "CompileOptions", "CompileResult"):
         from ovaot import compiler
 

@@ -52,6 +52,23 @@ def test_compile_json_and_inspect(tmp_path: Path):
     assert inspected["partitions"] == report["partitions"] and len(inspected["plans"]) == 1
 
 
+def test_time_report_says_where_the_compile_went(tmp_path: Path):
+    done = ovaot(
+        "compile", EXAMPLES / "tiny_cnn.onnx", "-t", "CPU_FP32", "-o", tmp_path / "m.ovpkg", "--time-report", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    seconds = json.loads(done.stdout)["stage_seconds"]
+    compiler = {name: s for name, s in seconds.items() if name != "total" and not name.startswith("worker: ")}
+    for stage in ("read", "check", "shape inference", "conversion", "capability query", "package write"):
+        assert compiler[stage] > 0, stage
+    for stage in ("compile_model", "export_model", "blob check"):
+        assert seconds[f"worker: {stage}"] > 0, stage
+    assert sum(compiler.values()) <= seconds["total"]  # nested stages are not counted twice
+    table = done.stderr.splitlines()
+    assert table[0].split() == ["stage", "seconds", "share"] and any(line.startswith("total") for line in table)
+    assert "in the export worker, beside the stages above:" in table
+
+
 def _broken_inputs(tmp_path: Path) -> dict[str, Path]:
     text = tmp_path / "notes.onnx"
     text.write_text("this is not a model\n")

@@ -131,19 +131,19 @@ def job(tmp_path_factory: pytest.TempPathFactory) -> ExportJob:
     folder = tmp_path_factory.mktemp("ir")
     ov.save_model(ov.Core().read_model(str(EXAMPLES / "tiny_cnn.onnx")), str(folder / "m.xml"), compress_to_fp16=False)
     config = {"INFERENCE_PRECISION_HINT": "f32"}  # as CPU_FP32 asks; the CPU's default may be lower
-    return ExportJob((folder / "m.xml").read_bytes(), (folder / "m.bin").read_bytes(), "CPU", config)
+    return ExportJob(folder / "m.xml", folder / "m.bin", "CPU", config)
 
 
-def _run(blob: bytes) -> np.ndarray:
-    compiled = ov_c.Core().import_model(blob, "CPU")
+def _run(blob: Path) -> np.ndarray:
+    compiled = ov_c.Core().import_model(blob.read_bytes(), "CPU")
     return compiled.create_infer_request().infer([np.load(EXAMPLES / "tiny_cnn_input.npy")])[0]
 
 
-def test_one_export_in_a_worker_or_in_process(job: ExportJob):
-    worker = ExportWorker()
+def test_one_export_in_a_worker_or_in_process(job: ExportJob, tmp_path: Path):
+    worker = ExportWorker(tmp_path)
     worker.submit([job])
     (in_worker,) = worker.collect()
-    in_process = InProcessExporter()
+    in_process = InProcessExporter(tmp_path)
     in_process.submit([job])
     (here,) = in_process.collect()
     assert in_worker.precision == here.precision and not in_worker.error and not here.error
@@ -153,9 +153,11 @@ def test_one_export_in_a_worker_or_in_process(job: ExportJob):
     np.testing.assert_allclose(_run(here.blob), want, rtol=1e-4, atol=1e-6)
 
 
-def test_an_export_openvino_refuses_is_a_result_not_an_exception(job: ExportJob):
-    bad = ExportJob(b"<net/>", b"", "CPU", {})
-    for exporter in (ExportWorker(), InProcessExporter()):
+def test_an_export_openvino_refuses_is_a_result_not_an_exception(job: ExportJob, tmp_path: Path):
+    (tmp_path / "bad.xml").write_text("<net/>")
+    (tmp_path / "bad.bin").write_bytes(b"")
+    bad = ExportJob(tmp_path / "bad.xml", tmp_path / "bad.bin", "CPU", {})
+    for exporter in (ExportWorker(tmp_path), InProcessExporter(tmp_path)):
         exporter.submit([bad, job])
         results = exporter.collect()
         assert len(results) == 1 and results[0].error and not results[0].blob  # it stops at the refusal

@@ -25,12 +25,12 @@ MODEL = EXAMPLES / "tiny_cnn.onnx"
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
-def test_a_refused_job_is_reported_and_ends_the_list():
+def test_a_refused_job_is_reported_and_ends_the_list(tmp_path: Path):
     core = ov.Core()
-    xml, weights = save_ir(convert_partition(core, lstm_sequence()), compress_to_fp16=False)
+    xml, weights = save_ir(convert_partition(core, lstm_sequence()), False, tmp_path)
     good = ExportJob(xml, weights, "CPU", F32)
     broken = ExportJob(xml, weights, "CPU", {"NO_SUCH_PROPERTY": "1"})  # OpenVINO refuses to compile
-    results = ExportWorker().export([good, broken, good])
+    results = ExportWorker(tmp_path).export([good, broken, good])
     assert len(results) == 2
     assert results[0].blob and results[0].precision == "f32" and not results[0].error
     assert not results[1].blob and results[1].error
@@ -38,7 +38,7 @@ def test_a_refused_job_is_reported_and_ends_the_list():
     sample = np.random.default_rng(3).standard_normal((16, 1, 32)).astype(np.float32)
     model = lstm_sequence()
     want = ort.InferenceSession(model.SerializeToString()).run(None, {model.graph.input[0].name: sample})
-    compiled = core.import_model(results[0].blob, "CPU", F32)
+    compiled = core.import_model(results[0].blob.read_bytes(), "CPU", F32)
     got = compiled({model.graph.input[0].name: sample})
     for expected, name in zip(want, [o.name for o in model.graph.output]):
         np.testing.assert_allclose(got[name], expected, rtol=1e-4, atol=1e-5)
@@ -69,8 +69,10 @@ def test_a_worker_that_cannot_start_is_a_compile_error_with_its_reason(wait_firs
     )
     broken.chmod(0o755)
     monkeypatch.setattr(export_worker.sys, "executable", str(broken))
-    job = ExportJob(b"<net/>", b"", "CPU", F32)
-    worker = ExportWorker()
+    (tmp_path / "m.xml").write_text("<net/>")
+    (tmp_path / "m.bin").write_bytes(b"")
+    job = ExportJob(tmp_path / "m.xml", tmp_path / "m.bin", "CPU", F32)
+    worker = ExportWorker(tmp_path)
     if wait_first:  # the worker has ended before it is handed the jobs
         _wait_for(lambda: pid_file.is_file() and pid_file.read_text().strip())
         _wait_for(lambda: _ended(int(pid_file.read_text())))
@@ -85,7 +87,7 @@ def test_a_worker_never_given_jobs_is_stopped_and_reaped(tmp_path, monkeypatch):
     wrapper.write_text(f'#!/bin/sh\necho $$ > {pid_file}\nexec "{sys.executable}" "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setattr(export_worker.sys, "executable", str(wrapper))
-    worker = ExportWorker()
+    worker = ExportWorker(tmp_path)
     _wait_for(lambda: pid_file.is_file() and pid_file.read_text().strip())
     pid = int(pid_file.read_text())
     assert not _ended(pid)

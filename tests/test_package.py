@@ -76,6 +76,19 @@ def test_members_are_described_by_size_and_blake3():
         assert described[name].size == len(data) and described[name].blake3 == blake3.blake3(data).hexdigest()
 
 
+def test_members_given_as_files_are_written_and_described_as_their_bytes(tmp_path: Path):
+    """The compiler hands its IR and blobs over as files: the package is the same bytes as from data."""
+    members = _members()
+    as_files: dict[str, bytes | Path] = {}
+    for number, (name, data) in enumerate(members.items()):
+        (tmp_path / str(number)).write_bytes(data)
+        as_files[name] = tmp_path / str(number)
+    assert describe_members(as_files) == describe_members(members)
+    write_package(tmp_path / "data.ovpkg", _manifest(members), members)
+    write_package(tmp_path / "files.ovpkg", _manifest(members), as_files)
+    assert (tmp_path / "files.ovpkg").read_bytes() == (tmp_path / "data.ovpkg").read_bytes()
+
+
 @pytest.mark.parametrize("source", ["path", "bytes"])
 def test_what_is_written_reads_back_the_same(source: str, written: Path):
     members = _members()

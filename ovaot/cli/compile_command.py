@@ -163,7 +163,8 @@ def _pass_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ..
     help="Sign the manifest with this Ed25519 private key (needs ovaot[sign]).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (with the seconds per stage).")
+@click.option("--time-report", is_flag=True, help="Print the wall seconds of each compile stage on stderr.")
 def compile_command(
     model: Path,
     target: Any,
@@ -194,8 +195,12 @@ def compile_command(
     sign_key: Path | None,
     quiet: bool,
     as_json: bool,
+    time_report: bool,
 ) -> None:
     """Compile MODEL (an .onnx file) into one .ovpkg package."""
+    from ovaot.codegen import worker_process
+
+    worker_process.start_early()  # its start-up overlaps the compiler's imports
     from ovaot.cli.inspection import package_report
     from ovaot.compiler import CompileOptions, compile
     from ovaot.compiler.options import DEFAULT_OPT_LEVEL
@@ -231,9 +236,14 @@ def compile_command(
     result = compile(
         model, target, output, options, force=force, sign=sign_key, progress=_progress_printer(quiet or as_json)
     )
+    if time_report:
+        from ovaot.compiler.stages import report
+
+        seconds = dict(result.stage_seconds)
+        click.echo(report(seconds, seconds.pop("total")), err=True)
     if as_json:
         report = {"output": str(result.output), "up_to_date": result.up_to_date, **package_report(result.manifest)}
-        click.echo(json.dumps(report))
+        click.echo(json.dumps({**report, "stage_seconds": result.stage_seconds}))
     elif not quiet:
         click.echo(result.summary())
 

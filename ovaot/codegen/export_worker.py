@@ -4,22 +4,27 @@ OpenVINO names the nodes its transformations create from process-wide counters, 
 twice in one process exports different blobs, while the first compile in each fresh process gives the same
 bytes. The compiler therefore sends every partition of a plan, in order, to one new worker process.
 
-The worker is started before it has work (ExportWorker()), so that Python's start-up and loading OpenVINO's
-C library overlap the compiler's own work; it then waits for one line on stdin.
+The worker is started before it has work (ExportWorker(), or earlier: worker_process.start_early), so that
+Python's start-up and loading OpenVINO's C library overlap the compiler's own work; it then waits for one line
+on stdin.
 
 Protocol: `python -m ovaot.codegen.export_worker`, then the path of `jobs.json` on stdin. Each job names an IR
-(xml, bin), a device, properties and, where the blob is to be checked, seeded sample sets (`<i>.npz`, one array
-per set and input port); the worker writes job i's blob to `<i>.blob` and `results.json` next to them: per job
-{"precision": ..., "check": ...} or {"error": ...}, stopping at the first error. InProcessExporter runs the
-same export (export_each) in the calling process.
+(the paths of its xml and bin files, which the worker reads where they are), a device, properties and, where the
+blob is to be checked, seeded sample sets (`<i>.npz`, one array per set and input port); the worker writes job
+i's blob to `<i>.blob` and `results.json` next to them:
+{"jobs": per job {"precision": ..., "check": ...} or {"error": ...}, stopping at the first error; "stages":
+seconds per stage; "ready", "started": when the worker was ready and when it had its jobs (time.time())}.
+InProcessExporter runs the same export (export_each) in the calling process.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import mmap
+import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +32,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ovaot.codegen import worker_process
+from ovaot.compiler.stages import WORKER_PREFIX, add, recording, stage
 from ovaot.engines.blob_check import check_blob
 from ovaot.errors import CompileError
 from ovaot.format.manifest import BlobCheckStatus
@@ -34,14 +41,15 @@ from ovaot.format.manifest import BlobCheckStatus
 
 @dataclass(frozen=True)
 class ExportJob:
-    xml: bytes
-    weights: bytes
+    xml: Path  # the IR's files (codegen.openvino.save_ir), which stay in place until the package is written
+    weights: Path
     device: str
     config: dict[str, str]
     # the blob check's sample sets, each one array per input port; None: not checked
     samples: tuple[tuple[np.ndarray, ...], ...] | None = None
 
     def __eq__(self, other: object) -> bool:  # arrays do not compare as booleans: compare their bytes
+        # the same IR files: an IR is written once per partition generated, so the same files mean the same job
         return isinstance(other, ExportJob) and self._key() == other._key()
 
     def __hash__(self) -> int:
@@ -56,10 +64,10 @@ class ExportJob:
 
 @dataclass(frozen=True)
 class Exported:
-    """A job's result: the blob, the precision the compiled model reports and the blob check's finding
+    """A job's result: the blob's file, the precision the compiled model reports and the blob check's finding
     ({"status", "detail"}, None when not checked), or why OpenVINO refused."""
 
-    blob: bytes = b""
+    blob: Path | None = None
     precision: str = ""
     error: str = ""
     check: dict[str, str] | None = None
@@ -76,23 +84,21 @@ class Exporter(Protocol):
     def close(self) -> None: ...
 
 
-def exporter(reproducible: bool) -> Exporter:
-    """A fresh exporter for one list of jobs: a worker process (byte-reproducible), or this process."""
-    return ExportWorker() if reproducible else InProcessExporter()
+def exporter(reproducible: bool, folder: Path) -> Exporter:
+    """A fresh exporter for one list of jobs, writing blobs under `folder`: a worker process (byte-reproducible),
+    or this process."""
+    return ExportWorker(folder) if reproducible else InProcessExporter(folder)
 
 
 class ExportWorker:
-    """One fresh worker process, used for one list of jobs: submit() them, collect() the results."""
+    """One fresh worker process, used for one list of jobs: submit() them, collect() the results. Its files
+    (jobs, blobs) go to a new folder in `folder`, which the caller removes once it has read the blobs."""
 
-    def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "ovaot.codegen.export_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._folder: tempfile.TemporaryDirectory | None = None
+    def __init__(self, folder: Path) -> None:
+        worker = worker_process.take()
+        self._process, self._spawned = worker.process, worker.spawned
+        self._parent = folder
+        self._folder: Path | None = None
         self._jobs: list[ExportJob] = []
 
     def export(self, jobs: list[ExportJob]) -> list[Exported]:
@@ -102,14 +108,15 @@ class ExportWorker:
 
     def submit(self, jobs: list[ExportJob]) -> None:
         """Hand the jobs to the worker, which starts on them at once."""
+        with stage("export job files"):
+            self._write_jobs(jobs)
+
+    def _write_jobs(self, jobs: list[ExportJob]) -> None:
         self._jobs = list(jobs)
-        self._folder = tempfile.TemporaryDirectory(prefix="ovaot-export-")
-        folder = Path(self._folder.name)
+        folder = self._folder = Path(tempfile.mkdtemp(prefix="export-", dir=self._parent))
         listing = []
         for i, job in enumerate(jobs):
-            (folder / f"{i}.xml").write_bytes(job.xml)
-            (folder / f"{i}.bin").write_bytes(job.weights)
-            entry = {"xml": f"{i}.xml", "bin": f"{i}.bin", "device": job.device, "config": job.config}
+            entry = {"xml": str(job.xml), "bin": str(job.weights), "device": job.device, "config": job.config}
             if job.samples is not None:
                 np.savez(
                     folder / f"{i}.npz", **{f"{j}_{k}": a for j, s in enumerate(job.samples) for k, a in enumerate(s)}
@@ -123,7 +130,6 @@ class ExportWorker:
             self._process.stdin.flush()
         except OSError:  # the worker ended before it had work (it could not start): say why
             stderr = self._process.communicate()[1]
-            self._folder.cleanup()
             raise CompileError(_failure(stderr)) from None
 
     def collect(self) -> list[Exported]:
@@ -134,22 +140,23 @@ class ExportWorker:
         says why it was not run.
         """
         assert self._folder is not None, "submit() first"
-        try:
-            _, stderr = self._process.communicate()
-            folder = Path(self._folder.name)
-            results = folder / "results.json"
-            crashed = self._process.returncode < 0
-            if crashed and any(job.samples is not None for job in self._jobs):
-                return self._export_unchecked(-self._process.returncode)
-            if self._process.returncode != 0 or not results.is_file():
-                raise CompileError(_failure(stderr))
-            return _read_results(json.loads(results.read_text()), folder)
-        finally:
-            self._folder.cleanup()
+        _, stderr = self._process.communicate()
+        results = self._folder / "results.json"
+        crashed = self._process.returncode < 0
+        if crashed and any(job.samples is not None for job in self._jobs):
+            return self._export_unchecked(-self._process.returncode)
+        if self._process.returncode != 0 or not results.is_file():
+            raise CompileError(_failure(stderr))
+        reported = json.loads(results.read_text())
+        add(f"{WORKER_PREFIX}start-up", reported["ready"] - self._spawned)
+        add(f"{WORKER_PREFIX}idle, waiting for jobs", max(0.0, reported["started"] - reported["ready"]))
+        for name, seconds in reported["stages"].items():
+            add(f"{WORKER_PREFIX}{name}", seconds)
+        return _read_results(reported["jobs"], self._folder)
 
     def _export_unchecked(self, signal_number: int) -> list[Exported]:
         why = f"OpenVINO crashed (signal {signal_number}) running a seeded sample; exported again unchecked"
-        retry = ExportWorker()
+        retry = ExportWorker(self._parent)
         results = retry.export([replace(job, samples=None) for job in self._jobs])
         status = {"status": str(BlobCheckStatus.NOT_RUN), "detail": why}
         return [replace(r, check=status) if not r.error else r for r in results]
@@ -159,8 +166,6 @@ class ExportWorker:
         if self._process.poll() is None:
             self._process.kill()
         self._process.communicate()
-        if self._folder is not None:
-            self._folder.cleanup()
 
 
 def _failure(stderr: str) -> str:
@@ -174,8 +179,12 @@ def export_each(core: Any, jobs: list[ExportJob], folder: Path) -> Iterator[dict
     for i, job in enumerate(jobs):
         blob = folder / f"{i}.blob"
         try:
-            compiled = core.compile_model_from_memory(job.xml, job.weights, job.device, job.config)
-            compiled.export_model(blob)
+            with stage("compile_model"):
+                compiled = core.compile_model_from_memory(
+                    job.xml.read_bytes(), _mapped(job.weights), job.device, job.config
+                )
+            with stage("export_model"):
+                compiled.export_model(blob)
         except RuntimeError as exc:
             yield {"error": str(exc)}
             return  # the compiler partitions again; what follows would be compiled after a failure
@@ -185,16 +194,23 @@ def export_each(core: Any, jobs: list[ExportJob], folder: Path) -> Iterator[dict
             precision = "device default"
         result: dict[str, Any] = {"precision": precision}
         if job.samples is not None:
-            result["check"] = check_blob(core, compiled, blob.read_bytes(), job.device, job.config, job.samples)
+            with stage("blob check"):
+                result["check"] = check_blob(core, compiled, _mapped(blob), job.device, job.config, job.samples)
         compiled.close()
         yield result
+
+
+def _mapped(path: Path) -> Any:
+    """The file's bytes, memory-mapped (an empty file: b""); OpenVINO reads them where they lie."""
+    with open(path, "rb") as file:
+        return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(file.fileno()).st_size else b""
 
 
 def _read_results(results: list[dict[str, Any]], folder: Path) -> list[Exported]:
     return [
         Exported(error=r["error"])
         if "error" in r
-        else Exported((folder / f"{i}.blob").read_bytes(), r["precision"], check=r.get("check"))
+        else Exported(folder / f"{i}.blob", r["precision"], check=r.get("check"))
         for i, r in enumerate(results)
     ]
 
@@ -203,7 +219,8 @@ class InProcessExporter:
     """The same export in this process: no worker to start, but the blobs' bytes depend on what this process
     compiled before (OpenVINO's process-wide name counters), so packages are not byte-reproducible."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
+        self._parent = folder
         self._jobs: list[ExportJob] = []
 
     def submit(self, jobs: list[ExportJob]) -> None:
@@ -212,9 +229,8 @@ class InProcessExporter:
     def collect(self) -> list[Exported]:
         from ovaot.engines import ov_c
 
-        with tempfile.TemporaryDirectory(prefix="ovaot-export-") as folder:
-            results = list(export_each(ov_c.Core(), self._jobs, Path(folder)))
-            return _read_results(results, Path(folder))
+        folder = Path(tempfile.mkdtemp(prefix="export-", dir=self._parent))
+        return _read_results(list(export_each(ov_c.Core(), self._jobs, folder)), folder)
 
     def close(self) -> None:
         self._jobs = []
@@ -235,22 +251,28 @@ def _main() -> None:
     from ovaot.engines import ov_c
 
     core = ov_c.Core()
+    ready = time.time()
     line = sys.stdin.readline().strip()
     if not line:
         return  # closed without jobs
+    started = time.time()
     jobs_file = Path(line)
     folder = jobs_file.parent
-    jobs = [
-        ExportJob(
-            (folder / j["xml"]).read_bytes(),
-            (folder / j["bin"]).read_bytes(),
-            j["device"],
-            j["config"],
-            _read_samples(folder / j["samples"]) if "samples" in j else None,
-        )
-        for j in json.loads(jobs_file.read_text())
-    ]
-    (folder / "results.json").write_text(json.dumps(list(export_each(core, jobs, folder))))
+    with recording() as times:
+        with stage("read jobs"):
+            jobs = [
+                ExportJob(
+                    Path(j["xml"]),
+                    Path(j["bin"]),
+                    j["device"],
+                    j["config"],
+                    _read_samples(folder / j["samples"]) if "samples" in j else None,
+                )
+                for j in json.loads(jobs_file.read_text())
+            ]
+        results = list(export_each(core, jobs, folder))
+    report = {"jobs": results, "stages": times.seconds, "ready": ready, "started": started}
+    (folder / "results.json").write_text(json.dumps(report))
 
 
 if __name__ == "__main__":

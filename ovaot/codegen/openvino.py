@@ -72,9 +72,12 @@ def passthrough_outputs(ov_model: ov.Model, consumes: list[str]) -> list[str]:
     return sorted(name for names in renamed if not names & set(consumes) for name in names)
 
 
-def save_ir(ov_model: ov.Model, compress_to_fp16: bool) -> tuple[bytes, bytes]:
-    """The IR's xml and bin; FP16 targets store FP16 weights."""
-    with tempfile.TemporaryDirectory(prefix="ovaot-ir-") as tmp:
-        xml_path = Path(tmp) / "model.xml"
-        ov.save_model(ov_model, str(xml_path), compress_to_fp16=compress_to_fp16)
-        return xml_path.read_bytes(), xml_path.with_suffix(".bin").read_bytes()
+def save_ir(ov_model: ov.Model, compress_to_fp16: bool, folder: Path) -> tuple[Path, Path]:
+    """Write the IR into a new folder in `folder`; its xml and bin files. FP16 targets store FP16 weights.
+
+    The files are what the export worker compiles and what the package holds: the weights are not kept in
+    memory as well.
+    """
+    xml_path = Path(tempfile.mkdtemp(prefix="ir-", dir=folder)) / "model.xml"
+    ov.save_model(ov_model, str(xml_path), compress_to_fp16=compress_to_fp16)
+    return xml_path, xml_path.with_suffix(".bin")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import onnx
 import openvino as ov
 from onnx import ModelProto
@@ -30,6 +30,7 @@ from ovaot.compiler.planning import FALLBACK, Draft, PlanSpec, draft
 from ovaot.compiler.quantization import Quantizer, WeightCompressor, rewrote
 from ovaot.compiler.round_trip import blob_samples, diverging_nodes
 from ovaot.compiler.save_temps import SaveTemps
+from ovaot.compiler.stages import stage
 from ovaot.compiler.validation import failing_nodes, mismatch, reference_values, shipped
 from ovaot.engines.ports import port_binding
 from ovaot.errors import CompileError
@@ -43,6 +44,7 @@ from ovaot.format.manifest import (
     PlanMode,
     SupportSource,
 )
+from ovaot.format.package import MemberData
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class BuildContext:
     core: ov.Core
     converted: tuple[ov.Model, bool] | None  # the whole model as the capability query converted it
     reference: list[dict[str, Any]] | None  # validation's reference values, one dict per sample set
+    scratch: Path  # where the IR and the blobs are written, until the package is
     temps: SaveTemps | None = None
     progress: Callable[[str], None] | None = None
     quantizer: Quantizer | None = None  # --quantize: NNCF on the calibration samples
@@ -89,7 +92,7 @@ class _Pending:
 @dataclass
 class _Generated:
     pending: list[_Pending]
-    members: dict[str, bytes]
+    members: dict[str, MemberData]
 
     @property
     def jobs(self) -> list[tuple[_Pending, str, ExportJob]]:
@@ -119,7 +122,7 @@ class PlanBuilder:
         self._generated: _Generated | None = None
         self._exporter: Exporter | None = None
         self._submitted: list[ExportJob] | None = None  # what the exporter in flight was given
-        self.parts: dict[tuple[int, str, tuple[int, ...]], tuple[_Pending, dict[str, bytes]]] = {}
+        self.parts: dict[tuple[int, str, tuple[int, ...]], tuple[_Pending, dict[str, MemberData]]] = {}
 
     def start(self, supports: Mapping[str, list[Support]] | None = None) -> None:
         if supports is not None:
@@ -138,10 +141,12 @@ class PlanBuilder:
         self._exporter, self._submitted = self._new_exporter(), jobs
         self._exporter.submit(jobs)
 
-    def finish(self) -> tuple[Plan, dict[str, bytes]]:
+    def finish(self) -> tuple[Plan, dict[str, MemberData]]:
         assert self._generated is not None and self._exporter is not None, "start() first"
         while True:
-            outcome = _complete(self._generated, self._exporter.collect(), self)
+            with stage("wait for the export worker"):
+                exported = self._exporter.collect()
+            outcome = _complete(self._generated, exported, self)
             if not isinstance(outcome, Refusal):
                 spec = self.spec
                 return Plan(spec.name, spec.mode, spec.devices, outcome), self._generated.members
@@ -169,7 +174,7 @@ def _generate(plan: Draft, builder: PlanBuilder) -> _Generated | Refusal:
             )
         key = (number, group.label, group.node_ids)
         if key not in builder.parts:
-            generated: dict[str, bytes] = {}
+            generated: dict[str, MemberData] = {}
             outcome = _partition(plan, number, group, builder, generated)
             if isinstance(outcome, Refusal):
                 return outcome
@@ -182,7 +187,7 @@ def _generate(plan: Draft, builder: PlanBuilder) -> _Generated | Refusal:
 
 
 def _partition(
-    plan: Draft, number: int, group: NodeGroup, builder: PlanBuilder, members: dict[str, bytes]
+    plan: Draft, number: int, group: NodeGroup, builder: PlanBuilder, members: dict[str, MemberData]
 ) -> _Pending | Refusal:
     context, spec = builder.context, plan.spec
     prefix = f"{spec.name}/{number:03d}-{group.label}"
@@ -192,7 +197,8 @@ def _partition(
     whole = _whole_model(context, node_ids, consumes, produces) if group.label != FALLBACK else None
     # the standalone subgraph copies the weights it reads: made only where something reads it
     needed = whole is None or context.temps is not None
-    subgraph = context.index.extract(context.model, node_ids, name)[0] if needed else None
+    with stage("subgraph extraction"):
+        subgraph = context.index.extract(context.model, node_ids, name)[0] if needed else None
     nodes = [_placement(context.index, i, plan.decided[i][1]) for i in node_ids]
     if context.temps is not None:
         context.temps.partition(spec.name, number, group.label, subgraph)
@@ -204,7 +210,10 @@ def _partition(
             Partition(number, PartitionKind.FALLBACK, [], consumes, produces, nodes, artifacts), node_ids, prefix
         )
     try:
-        ov_model = with_stable_names(whole, name) if whole is not None else convert_partition(context.core, subgraph)
+        with stage("conversion"):
+            ov_model = (
+                with_stable_names(whole, name) if whole is not None else convert_partition(context.core, subgraph)
+            )
     except CompileError as exc:
         return Refusal.of(node_ids, f"OpenVINO cannot build its partition: {exc}", SupportSource.CONVERSION)
     _bound_dimensions(ov_model, context.index)
@@ -221,16 +230,19 @@ def _partition(
     # tensor names are intact before export; an imported blob may have lost some
     input_ports = port_binding([p.output(0).get_names() for p in ov_model.get_parameters()], consumes)
     quantization: dict[str, Any] = {}
-    if context.quantizer is not None:
-        ov_model, quantization = context.quantizer.quantize(ov_model, input_ports)
-    elif context.compressor is not None:
-        ov_model, quantization = context.compressor.compress(ov_model)
-    if rewrote(quantization):
-        ov_model = with_stable_names(ov_model, name)  # NNCF's new ops numbered like the rest
-    xml, weights = save_ir(ov_model, compress_to_fp16=context.precision == "f16")
+    with stage("quantization"):
+        if context.quantizer is not None:
+            ov_model, quantization = context.quantizer.quantize(ov_model, input_ports)
+        elif context.compressor is not None:
+            ov_model, quantization = context.compressor.compress(ov_model)
+        if rewrote(quantization):
+            ov_model = with_stable_names(ov_model, name)  # NNCF's new ops numbered like the rest
+    with stage("IR write"):
+        xml, weights = save_ir(ov_model, context.precision == "f16", context.scratch)
     run_on = spec.devices if spec.mode == PlanMode.MULTI else [group.label]
     present = [d for d in run_on if device_present(context.core, d) and d != "AUTO"]
-    samples, unchecked = _check_samples(context, node_ids, ov_model, input_ports)
+    with stage("blob-check samples"):
+        samples, unchecked = _check_samples(context, node_ids, ov_model, input_ports)
     jobs = {device: ExportJob(xml, weights, device, builder.configs[device], samples) for device in present}
     artifacts = {}
     if context.options.portable_ir or set(jobs) != set(run_on):
@@ -349,7 +361,9 @@ def _complete(generated: _Generated, results: list[Exported], builder: PlanBuild
         shipped_blobs = {device: e for device, e in exported.items() if device not in failed}
         if exported and builder.context.reference is not None:
             device = next(iter(exported))
-            refusal = _validate(p, _as_shipped(p, device, shipped_blobs, builder), builder.configs[device], builder)
+            with stage("validation"):
+                as_shipped = _as_shipped(p, device, shipped_blobs, builder)
+                refusal = _validate(p, as_shipped, builder.configs[device], builder)
             if refusal is not None:
                 return refusal
         blobs = {device: f"{p.prefix}/{device}.blob" for device in shipped_blobs}
@@ -387,7 +401,8 @@ def _narrow_failed_check(
     model is right) or the fallback for the nodes whose compiled model is wrong too."""
     context = builder.context
     version = ov.get_version().split("-")[0]
-    found = diverging_nodes(context.core, context.model, context.index, p.node_ids, device, builder.configs[device])
+    with stage("blob-check narrowing"):
+        found = diverging_nodes(context.core, context.model, context.index, p.node_ids, device, builder.configs[device])
     wrong = {i: d for i, d in found.items() if d.compiled_is_right is False}
     if wrong:
         return Refusal(
@@ -414,11 +429,12 @@ def _as_shipped(p: _Pending, device: str, blobs: dict[str, Exported], builder: P
     blob is not shipped."""
     config = builder.configs[device]
     if device in blobs:
-        return shipped(builder.context.core, blobs[device].blob, device, config)
+        blob = blobs[device].blob
+        assert blob is not None
+        return shipped(builder.context.core, blob.read_bytes(), device, config)
     job = p.jobs[device]
     core = builder.context.core
-    weights = ov.Tensor(np.frombuffer(job.weights, np.uint8)) if job.weights else ov.Tensor(ov.Type.u8, [0])
-    return core.compile_model(core.read_model(job.xml.decode(), weights), device, config)
+    return core.compile_model(core.read_model(str(job.xml), str(job.weights)), device, config)
 
 
 def _validate(p: _Pending, as_shipped: ov.CompiledModel, config: dict, builder: PlanBuilder) -> Refusal | None:

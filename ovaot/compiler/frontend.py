@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
 from ovaot.compiler.input_shapes import apply_input_shapes
+from ovaot.compiler.stages import stage
 from ovaot.compiler.type_inference import (
     complete_element_types,
     refine_if_shapes,
@@ -123,9 +124,14 @@ def load_model(
     source: str | os.PathLike | ModelProto, digest: str | None = None, input_shapes: Mapping | None = None
 ) -> LoadedModel:
     digest = digest or source_digest(source)
-    model, name = read_model(source)
-    check_model(model, name, _binary_file(source))
-    model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
-    if input_shapes:
-        apply_input_shapes(model, input_shapes)  # before shape inference: what follows is sized by them
-    return LoadedModel(model=infer_shapes(model, name), source_name=name, source_digest=digest)
+    with stage("read"):
+        model, name = read_model(source)
+    with stage("check"):
+        check_model(model, name, _binary_file(source))
+    with stage("normalise"):
+        model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
+        if input_shapes:
+            apply_input_shapes(model, input_shapes)  # before shape inference: what follows is sized by them
+    with stage("shape inference"):
+        inferred = infer_shapes(model, name)
+    return LoadedModel(model=inferred, source_name=name, source_digest=digest)

@@ -40,9 +40,7 @@ def parse_shape(text: str, name: str = "") -> tuple[Dim, ...]:
 
 def shape_text(dims: tuple[Dim, ...]) -> str:
     """The canonical spelling of a parsed shape, as the manifest records it."""
-    return (
-        "[" + ",".join("?" if d is None else bounds_name(d) if isinstance(d, tuple) else str(d) for d in dims) + "]"
-    )
+    return "[" + ",".join("?" if d is None else bounds_name(d) if isinstance(d, tuple) else str(d) for d in dims) + "]"
 
 
 def apply_input_shapes(model: ModelProto, shapes: Mapping[str, tuple[Dim, ...]]) -> None:

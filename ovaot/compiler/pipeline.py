@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,13 @@ from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
 from ovaot.compiler.quantization import Quantizer, WeightCompressor, load_samples
 from ovaot.compiler.save_temps import SaveTemps
+from ovaot.compiler.stages import recording, report, stage
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
 from ovaot.defect_table import known_defects
 from ovaot.errors import OvaotError
 from ovaot.format.manifest import SCHEMA_VERSION, Manifest, PlanMode, PlanName, SupportSource
-from ovaot.format.package import PackageReader, describe_members, write_package
+from ovaot.format.package import MemberData, PackageReader, describe_members, write_package
 from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
 from ovaot.passes.registry import optimisation_passes
@@ -47,6 +50,7 @@ class CompileResult:
     output: Path
     manifest: Manifest
     up_to_date: bool = False  # True: the package was already built from the same input and options
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per stage, and "total"
 
     def summary(self) -> str:
         if self.up_to_date:
@@ -72,33 +76,55 @@ def compile(
     force rebuilds a package that is up to date; sign is an Ed25519 private key (PEM) to sign the manifest
     with; progress receives a line per partition.
     """
-    options = CompileOptions.of(options, **overrides)
+    with recording() as times:
+        start = time.perf_counter()
+        result = _compile(model, target, output, CompileOptions.of(options, **overrides), force, sign, progress)
+        total = time.perf_counter() - start
+    log.info("%s", result.summary())
+    log.debug("where the time went:\n%s", report(times.seconds, total))
+    return replace(result, stage_seconds={**times.seconds, "total": total})
+
+
+def _compile(
+    model: str | os.PathLike | ModelProto,
+    target: str | Target,
+    output: str | os.PathLike,
+    options: CompileOptions,
+    force: bool,
+    sign: Any,
+    progress: Callable[[str], None] | None,
+) -> CompileResult:
     parsed = parse_target(target) if isinstance(target, str) else target
     if options.provider.device_id:
         parsed = parsed.with_device_id(options.provider.device_id)
     passes = select_passes(optimisation_passes(options.fold_limit_bytes), options.passes)
-    digest = frontend.source_digest(model)
-    rebuild = force or options.save_temps is not None or sign is not None
-    existing = None if rebuild else _up_to_date(Path(output), digest, parsed, options)
-    if existing is not None:
-        log.info("%s is up to date", output)
-        return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
-    with _Exporters(options.reproducible) as exporters:  # a worker starts now, while the model is loaded
+    with _Exporters(options.reproducible, _scratch_room(model)) as exporters:  # a worker starts now
+        with stage("source hash"):
+            digest = frontend.source_digest(model)
+        rebuild = force or options.save_temps is not None or sign is not None
+        with stage("up-to-date check"):
+            existing = None if rebuild else _up_to_date(Path(output), digest, parsed, options)
+        if existing is not None:
+            log.info("%s is up to date", output)
+            return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
         loaded = frontend.load_model(model, digest, options.input_shapes)
         before = _op_types(loaded.model)
-        optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
+        with stage("passes"):
+            optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
         log.info("passes that changed the model: %s", ", ".join(changed) or "none")
         # passes consume their input; frontend.load_model inferred the shapes of the model as it was
-        loaded = replace(loaded, model=frontend.infer_shapes(optimised, loaded.source_name) if changed else optimised)
+        if changed:
+            with stage("shape inference"):
+                optimised = frontend.infer_shapes(optimised, loaded.source_name)
+        loaded = replace(loaded, model=optimised)
         manifest, members = build_package(loaded, parsed, options, exporters, temps, progress)
         manifest = replace(manifest, rewrites=changed, lowered=_lowered(before, loaded.model))
-    if temps is not None:
-        temps.manifest(manifest)
-    write_package(output, manifest, members, signing_key=sign)
-    result = CompileResult(output=Path(output), manifest=manifest)
-    log.info("%s", result.summary())
-    return result
+        if temps is not None:
+            temps.manifest(manifest)
+        with stage("package write"):  # before the exporters' folder, which holds the IR and blobs, goes
+            write_package(output, manifest, members, signing_key=sign)
+    return CompileResult(output=Path(output), manifest=manifest)
 
 
 def _op_types(model: ModelProto) -> set[str]:
@@ -117,7 +143,7 @@ def build_package(
     exporters: _Exporters,
     temps: SaveTemps | None = None,
     progress: Callable[[str], None] | None = None,
-) -> tuple[Manifest, dict[str, bytes]]:
+) -> tuple[Manifest, dict[str, MemberData]]:
     """Plan and build the target plan and, where its devices are absent here, the CPU host variant. Each plan's
     blobs are exported while the next plan is built."""
     core = ov.Core()
@@ -127,14 +153,18 @@ def build_package(
     if absent and options.host_variant:
         log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
         specs.append(PlanSpec(PlanName.HOST, PlanMode.SINGLE, [HOST_DEVICE]))
-    index = GraphIndex.build(model)
+    with stage("graph index"):
+        index = GraphIndex.build(model)
     devices = sorted({d for spec in specs for d in spec.devices})
-    converted = convert_whole(model, devices, core)
-    configs = {
-        d: device_config(core if device_present(core, d) else None, d, target.precision, options.provider)
-        for d in devices
-    }
-    reference = _reference(model, options) if options.validate else None
+    with stage("conversion"):
+        converted = convert_whole(model, devices, core)
+    with stage("device properties"):
+        configs = {
+            d: device_config(core if device_present(core, d) else None, d, target.precision, options.provider)
+            for d in devices
+        }
+    with stage("validation"):
+        reference = _reference(model, options) if options.validate else None
     quantizer = None
     if options.quantize:
         weights = {t.name for t in model.graph.initializer}
@@ -145,21 +175,39 @@ def build_package(
     if options.compress_weights:
         compressor = WeightCompressor(options.compress_weights, options.group_size, options.ratio)
     context = BuildContext(
-        model, index, options, target.precision, core, converted, reference, temps, progress, quantizer, compressor
+        model,
+        index,
+        options,
+        target.precision,
+        core,
+        converted,
+        reference,
+        exporters.folder,
+        temps,
+        progress,
+        quantizer,
+        compressor,
     )
     builders = [PlanBuilder(spec, context, configs, {}, exporters.next) for spec in specs]
     try:
         likely = _likely_support(specs[0], index, core, converted, options, temps)
         if likely is not None:  # the first plan's jobs start exporting while the capability query runs
-            builders[0].start(likely)
+            with stage("partition build"):
+                builders[0].start(likely)
         overrides = (options.capabilities, options.force_fallback)
         for builder in builders:
-            builder.start(query_support(model, index, builder.spec, core, configs, overrides, converted))
-        built = [builder.finish() for builder in builders]
+            with stage("capability query"):
+                supports = query_support(model, index, builder.spec, core, configs, overrides, converted)
+            with stage("partition build"):
+                builder.start(supports)
+        with stage("partition build"):
+            built = [builder.finish() for builder in builders]
     finally:
         for builder in builders:
             builder.close()
     members = {name: data for _, plan_members in built for name, data in plan_members.items()}
+    with stage("package hash"):
+        described = describe_members(members)
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         ovaot_version=__version__,
@@ -171,7 +219,7 @@ def build_package(
         inputs=[value_info(v) for v in model.graph.input],
         outputs=[value_info(v) for v in model.graph.output],
         plans=[plan for plan, _ in built],
-        members=describe_members(members),
+        members=described,
         known_defects=sorted(known_defects()),
     )
     return manifest, members
@@ -206,16 +254,19 @@ def _likely_support(
 
 
 class _Exporters:
-    """Fresh exporters, one per list of jobs; with reproducible, the first worker process is started ahead, so
-    that its start-up overlaps loading the model."""
+    """Fresh exporters, one per list of jobs, and the folder the compile writes its IR and blobs to (removed
+    at exit); with reproducible, the first worker process is started ahead, so that its start-up overlaps
+    loading the model."""
 
-    def __init__(self, reproducible: bool) -> None:
+    def __init__(self, reproducible: bool, room_needed: int) -> None:
         self.reproducible = reproducible
-        self._ahead: Exporter | None = ExportWorker() if reproducible else None
+        self._folder = tempfile.TemporaryDirectory(prefix="ovaot-build-", dir=scratch_parent(room_needed))
+        self.folder = Path(self._folder.name)
+        self._ahead: Exporter | None = ExportWorker(self.folder) if reproducible else None
 
     def next(self) -> Exporter:
         ahead, self._ahead = self._ahead, None
-        return ahead or exporter(self.reproducible)
+        return ahead or exporter(self.reproducible, self.folder)
 
     def __enter__(self) -> _Exporters:
         return self
@@ -223,6 +274,36 @@ class _Exporters:
     def __exit__(self, *exc: object) -> None:
         if self._ahead is not None:
             self._ahead.close()
+        self._folder.cleanup()
+
+
+SHARED_MEMORY = Path("/dev/shm")
+
+
+def _scratch_room(model: str | os.PathLike | ModelProto) -> int:
+    """Room enough for the IR and blobs of a model: a few times its size (a blob per device, an FP16 IR)."""
+    try:
+        size = model.ByteSize() if isinstance(model, ModelProto) else os.path.getsize(model)
+    except OSError:
+        size = 0  # no such file: loading will say so
+    return 4 * size + (256 << 20)
+
+
+def scratch_parent(room_needed: int) -> str | None:
+    """Where the compile writes its IR and blobs until they are in the package: the temporary folder TMPDIR
+    names, else shared memory (/dev/shm) when it has room, else the system's temporary folder.
+
+    The files live only as long as the compile; on a disk they are written back for nothing, and the kernel
+    slows the writer down once enough is waiting (here 200 MB of IR and blob cost a compile 0.6 s).
+    """
+    if os.environ.get("TMPDIR"):
+        return None
+    try:
+        stats = os.statvfs(SHARED_MEMORY)
+    except OSError:
+        return None
+    roomy = stats.f_bavail * stats.f_frsize >= room_needed and os.access(SHARED_MEMORY, os.W_OK | os.X_OK)
+    return str(SHARED_MEMORY) if roomy else None
 
 
 def _up_to_date(output: Path, digest: str, target: Target, options: CompileOptions) -> Manifest | None:

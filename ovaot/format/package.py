@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import shutil
 import stat
 import struct
 import threading
@@ -19,6 +20,9 @@ import blake3
 from ovaot.errors import PackageError
 from ovaot.format.manifest import MANIFEST_NAME, Manifest, Member
 
+# A member's contents: its bytes, or the file that holds them (the compiler's IR and blobs, written once).
+MemberData = bytes | Path
+
 SIGNATURE_NAME = "manifest.sig"  # the manifest's Ed25519 signature, when the package is signed
 
 # Fixed metadata so the same members always give the same bytes.
@@ -29,6 +33,7 @@ _FILE_MODE = 0o644 << 16
 _COMPRESSED_SUFFIXES = (".xml", ".json", ".onnx")
 _ALIGNMENT = 64
 _PADDING_FIELD = 0xD935  # the extra-field id Android's zipalign uses for padding
+_PIECE = 1 << 24  # bytes read at a time from a member's file
 
 
 def sha256(data: bytes) -> str:
@@ -47,14 +52,29 @@ def _digests(member: Member) -> list[tuple[str, Any, str]]:
     return [("BLAKE3", blake3_digest, member.blake3), ("sha256", sha256, member.sha256)]
 
 
-def describe_members(members: Mapping[str, bytes]) -> dict[str, Member]:
-    return {name: Member(size=len(data), blake3=blake3_digest(data)) for name, data in sorted(members.items())}
+def file_digest(path: Path) -> str:
+    """blake3_digest of a file's contents, read in pieces (never all in memory)."""
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    with open(path, "rb") as file:
+        while piece := file.read(_PIECE):
+            hasher.update(piece)
+    return hasher.hexdigest()
+
+
+def describe_members(members: Mapping[str, MemberData]) -> dict[str, Member]:
+    return {
+        name: Member(size=data.stat().st_size, blake3=file_digest(data))
+        if isinstance(data, Path)
+        else Member(size=len(data), blake3=blake3_digest(data))
+        for name, data in sorted(members.items())
+    }
 
 
 def write_package(
-    path: str | os.PathLike, manifest: Manifest, members: Mapping[str, bytes], signing_key: Any = None
+    path: str | os.PathLike, manifest: Manifest, members: Mapping[str, MemberData], signing_key: Any = None
 ) -> None:
-    """Write the archive to a temporary file beside `path`, then rename it into place.
+    """Write the archive to a temporary file beside `path`, then rename it into place. A member given as a file
+    is copied from it in pieces.
 
     With a signing key (an Ed25519 private key in PEM), manifest.sig holds the manifest's signature.
     """
@@ -63,7 +83,7 @@ def write_package(
     path = Path(path)
     assert set(manifest.members) == set(members), "manifest must describe exactly the members"
     manifest_bytes = manifest.to_json().encode()
-    entries = {MANIFEST_NAME: manifest_bytes, **members}
+    entries: dict[str, MemberData] = {MANIFEST_NAME: manifest_bytes, **members}
     if signing_key is not None:
         from ovaot.format.signing import sign_manifest
 
@@ -83,12 +103,21 @@ def write_package(
                 info.compress_type = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
                 if not compressed:
                     info.extra = _padding(raw.tell() + _LOCAL_HEADER.size + len(name.encode()))
-                archive.writestr(info, entries[name])
+                _write_member(archive, info, entries[name])
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _write_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, data: MemberData) -> None:
+    if not isinstance(data, Path):
+        archive.writestr(info, data)
+        return
+    info.file_size = data.stat().st_size  # as writestr sets it: the same headers either way
+    with open(data, "rb") as source, archive.open(info, "w") as target:
+        shutil.copyfileobj(source, target, _PIECE)
 
 
 def _padding(data_offset: int) -> bytes:
