@@ -141,6 +141,11 @@ class PlanBuilder:
         self._exporter, self._submitted = self._new_exporter(), jobs
         self._exporter.submit(jobs)
 
+    @property
+    def members(self) -> dict[str, MemberData]:
+        """The plan's members made so far: its IR and fallback models once started, its blobs once finished."""
+        return self._generated.members if self._generated is not None else {}
+
     def finish(self) -> tuple[Plan, dict[str, MemberData]]:
         assert self._generated is not None and self._exporter is not None, "start() first"
         while True:

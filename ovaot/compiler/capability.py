@@ -39,13 +39,15 @@ class Support:
     source: SupportSource
 
 
-def convert(model_bytes: bytes) -> tuple[ov.Model, bool]:
-    """Convert ONNX bytes to an OpenVINO model; unconvertible nodes become framework nodes (partial=True)."""
+def convert(model: bytes | Path) -> tuple[ov.Model, bool]:
+    """Convert ONNX bytes, or an ONNX file, to an OpenVINO model; unconvertible nodes become framework nodes
+    (partial=True)."""
     try:
-        return ov.Core().read_model(model_bytes), False
+        return ov.Core().read_model(str(model) if isinstance(model, Path) else model), False
     except RuntimeError:
         frontend = FrontEndManager().load_by_framework("onnx")
-        return frontend.convert_partially(frontend.load(io.BytesIO(model_bytes))), True
+        source = str(model) if isinstance(model, Path) else io.BytesIO(model)
+        return frontend.convert_partially(frontend.load(source)), True
 
 
 class CapabilityQuery:

@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LoadedModel:
-    """A checked, normalised, shape-inferred model and what identifies its source."""
+    """A checked, normalised (and, from load_model, shape-inferred) model and what identifies its source."""
 
     model: ModelProto
     source_name: str
     source_digest: str
+    # the binary ONNX file the model is, when normalising changed nothing: OpenVINO can read that file itself
+    file: Path | None = None
 
 
 def read_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]:
@@ -123,15 +125,26 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
 def load_model(
     source: str | os.PathLike | ModelProto, digest: str | None = None, input_shapes: Mapping | None = None
 ) -> LoadedModel:
+    """read_checked, then infer_shapes."""
+    loaded = read_checked(source, digest, input_shapes)
+    with stage("shape inference"):
+        loaded.model = infer_shapes(loaded.model, loaded.source_name)
+    return loaded
+
+
+def read_checked(
+    source: str | os.PathLike | ModelProto, digest: str | None = None, input_shapes: Mapping | None = None
+) -> LoadedModel:
+    """The model read, checked and normalised, with --input-shape's shapes; its shapes not inferred yet."""
     digest = digest or source_digest(source)
     with stage("read"):
         model, name = read_model(source)
+    binary = _binary_file(source)
     with stage("check"):
-        check_model(model, name, _binary_file(source))
+        check_model(model, name, binary)
     with stage("normalise"):
-        model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
+        model, changed = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
         if input_shapes:
             apply_input_shapes(model, input_shapes)  # before shape inference: what follows is sized by them
-    with stage("shape inference"):
-        inferred = infer_shapes(model, name)
-    return LoadedModel(model=inferred, source_name=name, source_digest=digest)
+    unchanged = binary if not changed and not input_shapes else None
+    return LoadedModel(model=model, source_name=name, source_digest=digest, file=unchanged)

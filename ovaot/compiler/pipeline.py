@@ -7,7 +7,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,8 @@ from ovaot.compiler.value_info import value_info
 from ovaot.defect_table import known_defects
 from ovaot.errors import OvaotError
 from ovaot.format.manifest import SCHEMA_VERSION, Manifest, PlanMode, PlanName, SupportSource
-from ovaot.format.package import MemberData, PackageReader, describe_members, write_package
+from ovaot.format.package import BLOB_SUFFIX, MemberData, PackageReader, describe_members
+from ovaot.format.package_writer import PackageWriter, package_order
 from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
 from ovaot.passes.registry import optimisation_passes
@@ -108,22 +109,33 @@ def _compile(
         if existing is not None:
             log.info("%s is up to date", output)
             return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
-        loaded = frontend.load_model(model, digest, options.input_shapes)
-        before = _op_types(loaded.model)
-        with stage("passes"):
-            optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
-        log.info("passes that changed the model: %s", ", ".join(changed) or "none")
-        # passes consume their input; frontend.load_model inferred the shapes of the model as it was
-        if changed:
+        writer = PackageWriter(output)  # members are written as they are made; the package replaces output
+        build = PackageBuild(parsed, options, exporters, temps, progress, writer.add)
+        try:
+            loaded = frontend.read_checked(model, digest, options.input_shapes)
+            build.start(loaded)  # the likely plan exports while shapes are inferred and the passes run
             with stage("shape inference"):
-                optimised = frontend.infer_shapes(optimised, loaded.source_name)
-        loaded = replace(loaded, model=optimised)
-        manifest, members = build_package(loaded, parsed, options, exporters, temps, progress)
-        manifest = replace(manifest, rewrites=changed, lowered=_lowered(before, loaded.model))
-        if temps is not None:
-            temps.manifest(manifest)
-        with stage("package write"):  # before the exporters' folder, which holds the IR and blobs, goes
-            write_package(output, manifest, members, signing_key=sign)
+                loaded.model = frontend.infer_shapes(loaded.model, loaded.source_name)
+            before = _op_types(loaded.model)
+            with stage("passes"):
+                optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
+            log.info("passes that changed the model: %s", ", ".join(changed) or "none")
+            # passes consume their input; the shapes inferred were those of the model before them
+            if changed:
+                with stage("shape inference"):
+                    optimised = frontend.infer_shapes(optimised, loaded.source_name)
+            loaded = replace(loaded, model=optimised)
+            manifest, members = build.finish(loaded, bool(changed))
+            manifest = replace(manifest, rewrites=changed, lowered=_lowered(before, loaded.model))
+            if temps is not None:
+                temps.manifest(manifest)
+            with stage("package write"):  # before the exporters' folder, which holds the IR and blobs, goes
+                writer.finish(manifest, members, signing_key=sign)
+        except BaseException:
+            writer.abandon()
+            raise
+        finally:
+            build.close()
     return CompileResult(output=Path(output), manifest=manifest)
 
 
@@ -136,93 +148,154 @@ def _lowered(before: set[str], model: ModelProto) -> list[str]:
     return sorted(op for op in before - _op_types(model) if "." in op)
 
 
-def build_package(
-    loaded: frontend.LoadedModel,
-    target: Target,
-    options: CompileOptions,
-    exporters: _Exporters,
-    temps: SaveTemps | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> tuple[Manifest, dict[str, MemberData]]:
-    """Plan and build the target plan and, where its devices are absent here, the CPU host variant. Each plan's
-    blobs are exported while the next plan is built."""
-    core = ov.Core()
-    model = loaded.model
-    specs = [PlanSpec(PlanName.TARGET, target.mode, list(target.devices))]
-    absent = [d for d in target.devices if not device_present(core, d)]
-    if absent and options.host_variant:
-        log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
-        specs.append(PlanSpec(PlanName.HOST, PlanMode.SINGLE, [HOST_DEVICE]))
-    with stage("graph index"):
-        index = GraphIndex.build(model)
-    devices = sorted({d for spec in specs for d in spec.devices})
-    with stage("conversion"):
-        converted = convert_whole(model, devices, core)
-    with stage("device properties"):
-        configs = {
-            d: device_config(core if device_present(core, d) else None, d, target.precision, options.provider)
-            for d in devices
-        }
-    with stage("validation"):
-        reference = _reference(model, options) if options.validate else None
-    quantizer = None
-    if options.quantize:
-        weights = {t.name for t in model.graph.initializer}
-        inputs = [v.name for v in model.graph.input if v.name not in weights]
-        samples = load_samples(options.calibration, inputs, options.calibration_size)
-        quantizer = Quantizer(samples, set(inputs))
-    compressor = None
-    if options.compress_weights:
-        compressor = WeightCompressor(options.compress_weights, options.group_size, options.ratio)
-    context = BuildContext(
-        model,
-        index,
-        options,
-        target.precision,
-        core,
-        converted,
-        reference,
-        exporters.folder,
-        temps,
-        progress,
-        quantizer,
-        compressor,
-    )
-    builders = [PlanBuilder(spec, context, configs, {}, exporters.next) for spec in specs]
-    try:
-        likely = _likely_support(specs[0], index, core, converted, options, temps)
-        if likely is not None:  # the first plan's jobs start exporting while the capability query runs
-            with stage("partition build"):
-                builders[0].start(likely)
-        overrides = (options.capabilities, options.force_fallback)
-        for builder in builders:
-            with stage("capability query"):
-                supports = query_support(model, index, builder.spec, core, configs, overrides, converted)
-            with stage("partition build"):
-                builder.start(supports)
+class PackageBuild:
+    """The target plan and, where its devices are absent here, the CPU host variant, built into members and a
+    manifest.
+
+    start() takes the model as read and normalised: it is converted once (the capability query, the IR and the
+    export use that conversion) and, where the capability query's answer is likely known (the whole model on a
+    device that is here), the target plan's export starts at once, while shapes are inferred and the passes
+    run. finish() takes the model the passes left: if they changed it, it is converted again and what was
+    started is dropped. Each plan's blobs are exported while the next plan is built; `early` is handed each
+    member as soon as it is made (in package_order), so that the package is written meanwhile.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        options: CompileOptions,
+        exporters: _Exporters,
+        temps: SaveTemps | None = None,
+        progress: Callable[[str], None] | None = None,
+        early: Callable[[str, MemberData], None] | None = None,
+    ) -> None:
+        self.target, self.options, self.exporters = target, options, exporters
+        self.temps, self.progress = temps, progress
+        self.early = early or (lambda name, data: None)
+        self.core = ov.Core()
+        self.specs = [PlanSpec(PlanName.TARGET, target.mode, list(target.devices))]
+        absent = [d for d in target.devices if not device_present(self.core, d)]
+        if absent and options.host_variant:
+            log.info("%s is not on this host: adding a %s host variant", ", ".join(absent), HOST_DEVICE)
+            self.specs.append(PlanSpec(PlanName.HOST, PlanMode.SINGLE, [HOST_DEVICE]))
+        self.devices = sorted({d for spec in self.specs for d in spec.devices})
+        with stage("device properties"):
+            self.configs = {
+                d: device_config(
+                    self.core if device_present(self.core, d) else None, d, target.precision, options.provider
+                )
+                for d in self.devices
+            }
+        self.converted: tuple[ov.Model, bool] | None = None
+        self._started: PlanBuilder | None = None  # the target plan, started on the likely capability
+
+    def start(self, loaded: frontend.LoadedModel) -> None:
+        model = loaded.model
+        with stage("conversion"):
+            self.converted = convert_whole(model, self.devices, self.core, loaded.file)
+        if self.options.quantize or self.options.compress_weights:
+            return  # their calibration and compression work on the model as it ships
+        with stage("graph index"):
+            index = GraphIndex.build(model)
+        likely = _likely_support(self.specs[0], index, self.core, self.converted, self.options, self.temps)
+        if likely is None:
+            return
+        builder = PlanBuilder(self.specs[0], self._context(model, index), self.configs, {}, self.exporters.next)
         with stage("partition build"):
-            built = [builder.finish() for builder in builders]
-    finally:
-        for builder in builders:
-            builder.close()
-    members = {name: data for _, plan_members in built for name, data in plan_members.items()}
-    with stage("package hash"):
-        described = describe_members(members)
-    manifest = Manifest(
-        schema_version=SCHEMA_VERSION,
-        ovaot_version=__version__,
-        openvino_version=ov.get_version(),
-        source_digest=loaded.source_digest,
-        source_name=loaded.source_name,
-        target=target.spec,
-        options=options.to_manifest(),
-        inputs=[value_info(v) for v in model.graph.input],
-        outputs=[value_info(v) for v in model.graph.output],
-        plans=[plan for plan, _ in built],
-        members=described,
-        known_defects=sorted(known_defects()),
-    )
-    return manifest, members
+            builder.start(likely)
+        _hand_over(builder.members, self.early)
+        self._started = builder
+
+    def finish(self, loaded: frontend.LoadedModel, changed: bool) -> tuple[Manifest, dict[str, MemberData]]:
+        model = loaded.model
+        if changed:  # what start() converted and exported is not the model that ships
+            if self._started is not None:
+                self._started.close()
+                self._started = None
+            with stage("conversion"):
+                self.converted = convert_whole(model, self.devices, self.core)
+        with stage("graph index"):
+            index = GraphIndex.build(model)
+        with stage("validation"):
+            reference = _reference(model, self.options) if self.options.validate else None
+        context = self._context(model, index, reference)
+        builders = [PlanBuilder(spec, context, self.configs, {}, self.exporters.next) for spec in self.specs]
+        if self._started is not None:
+            builders[0], self._started = self._started, None
+            builders[0].context = context  # its partitions and export carry over where the plan is the same
+        try:
+            overrides = (self.options.capabilities, self.options.force_fallback)
+            for builder in builders:
+                with stage("capability query"):
+                    supports = query_support(
+                        model, index, builder.spec, self.core, self.configs, overrides, self.converted
+                    )
+                with stage("partition build"):
+                    builder.start(supports)
+            _hand_over({name: data for b in builders for name, data in b.members.items()}, self.early)
+            with stage("partition build"):
+                built = [builder.finish() for builder in builders]
+        finally:
+            for builder in builders:
+                builder.close()
+        members = {name: data for _, plan_members in built for name, data in plan_members.items()}
+        _hand_over(members, self.early, blobs=True)
+        with stage("package hash"):
+            described = describe_members(members)
+        manifest = Manifest(
+            schema_version=SCHEMA_VERSION,
+            ovaot_version=__version__,
+            openvino_version=ov.get_version(),
+            source_digest=loaded.source_digest,
+            source_name=loaded.source_name,
+            target=self.target.spec,
+            options=self.options.to_manifest(),
+            inputs=[value_info(v) for v in model.graph.input],
+            outputs=[value_info(v) for v in model.graph.output],
+            plans=[plan for plan, _ in built],
+            members=described,
+            known_defects=sorted(known_defects()),
+        )
+        return manifest, members
+
+    def close(self) -> None:
+        if self._started is not None:
+            self._started.close()
+
+    def _context(
+        self, model: ModelProto, index: GraphIndex, reference: list[dict[str, Any]] | None = None
+    ) -> BuildContext:
+        options, quantizer, compressor = self.options, None, None
+        if options.quantize:
+            weights = {t.name for t in model.graph.initializer}
+            inputs = [v.name for v in model.graph.input if v.name not in weights]
+            samples = load_samples(options.calibration, inputs, options.calibration_size)
+            quantizer = Quantizer(samples, set(inputs))
+        if options.compress_weights:
+            compressor = WeightCompressor(options.compress_weights, options.group_size, options.ratio)
+        return BuildContext(
+            model,
+            index,
+            options,
+            self.target.precision,
+            self.core,
+            self.converted,
+            reference,
+            self.exporters.folder,
+            self.temps,
+            self.progress,
+            quantizer,
+            compressor,
+        )
+
+
+def _hand_over(
+    members: Mapping[str, MemberData], early: Callable[[str, MemberData], None], blobs: bool = False
+) -> None:
+    """Hand the members made so far to `early`, in package order; blobs only once every plan is built."""
+    for name in package_order(members):
+        if blobs or not name.endswith(BLOB_SUFFIX):
+            early(name, members[name])
 
 
 def _likely_support(
@@ -359,4 +432,4 @@ def _pass_hook(temps: SaveTemps | None, verify: bool) -> StepHook | None:
     return after_each
 
 
-__all__ = ["CompileOptions", "CompileResult", "build_package", "compile"]
+__all__ = ["CompileOptions", "CompileResult", "PackageBuild", "compile"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import openvino as ov
 from onnx import ModelProto
@@ -39,14 +40,17 @@ class Draft:
     groups: list[NodeGroup]
 
 
-def convert_whole(model: ModelProto, devices: list[str], core: ov.Core) -> tuple[ov.Model, bool] | None:
+def convert_whole(
+    model: ModelProto, devices: list[str], core: ov.Core, file: Path | None = None
+) -> tuple[ov.Model, bool] | None:
     """The model converted once for every present device's capability query, with whether the conversion
     is partial; None where no device is queried or OpenVINO cannot convert it whole (the query then asks
-    node by node)."""
+    node by node). `file` is the ONNX file the model is exactly, if any: OpenVINO reads it without a
+    serialised copy of the weights."""
     if not any(device_present(core, d) for d in devices):
         return None
     try:
-        return convert(model.SerializeToString())
+        return convert(file if file is not None else model.SerializeToString())
     except RuntimeError:
         return None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import mmap
 import os
-import shutil
 import stat
 import struct
 import threading
@@ -25,15 +24,12 @@ MemberData = bytes | Path
 
 SIGNATURE_NAME = "manifest.sig"  # the manifest's Ed25519 signature, when the package is signed
 
-# Fixed metadata so the same members always give the same bytes.
-_EPOCH = (1980, 1, 1, 0, 0, 0)
-_FILE_MODE = 0o644 << 16
 # Binary artifacts are stored uncompressed so a loader can use them in place, their data starting at a
-# multiple of _ALIGNMENT bytes (OpenVINO runs an imported blob's weights where they lie).
-_COMPRESSED_SUFFIXES = (".xml", ".json", ".onnx")
-_ALIGNMENT = 64
-_PADDING_FIELD = 0xD935  # the extra-field id Android's zipalign uses for padding
-_PIECE = 1 << 24  # bytes read at a time from a member's file
+# multiple of ALIGNMENT bytes (OpenVINO runs an imported blob's weights where they lie).
+COMPRESSED_SUFFIXES = (".xml", ".json", ".onnx")
+ALIGNMENT = 64
+BLOB_SUFFIX = ".blob"
+PIECE = 1 << 24  # bytes read at a time from a member's file
 
 
 def sha256(data: bytes) -> str:
@@ -56,7 +52,7 @@ def file_digest(path: Path) -> str:
     """blake3_digest of a file's contents, read in pieces (never all in memory)."""
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
     with open(path, "rb") as file:
-        while piece := file.read(_PIECE):
+        while piece := file.read(PIECE):
             hasher.update(piece)
     return hasher.hexdigest()
 
@@ -73,57 +69,11 @@ def describe_members(members: Mapping[str, MemberData]) -> dict[str, Member]:
 def write_package(
     path: str | os.PathLike, manifest: Manifest, members: Mapping[str, MemberData], signing_key: Any = None
 ) -> None:
-    """Write the archive to a temporary file beside `path`, then rename it into place. A member given as a file
-    is copied from it in pieces.
+    """Write the archive to a temporary file beside `path`, then rename it into place (package_writer). A member
+    given as a file is copied from it in pieces; with a signing key (Ed25519, PEM), manifest.sig is added."""
+    from ovaot.format.package_writer import PackageWriter  # the compiler side only: the loader never writes
 
-    With a signing key (an Ed25519 private key in PEM), manifest.sig holds the manifest's signature.
-    """
-    import tempfile  # the compiler side only: the loader never writes
-
-    path = Path(path)
-    assert set(manifest.members) == set(members), "manifest must describe exactly the members"
-    manifest_bytes = manifest.to_json().encode()
-    entries: dict[str, MemberData] = {MANIFEST_NAME: manifest_bytes, **members}
-    if signing_key is not None:
-        from ovaot.format.signing import sign_manifest
-
-        entries[SIGNATURE_NAME] = sign_manifest(manifest_bytes, signing_key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A compile killed while writing leaves its temporary file; the next write to this path removes it.
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as archive:
-            for name in sorted(entries):
-                info = zipfile.ZipInfo(name, date_time=_EPOCH)
-                info.external_attr = _FILE_MODE
-                info.create_system = 3
-                compressed = name.endswith(_COMPRESSED_SUFFIXES)
-                info.compress_type = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
-                if not compressed:
-                    info.extra = _padding(raw.tell() + _LOCAL_HEADER.size + len(name.encode()))
-                _write_member(archive, info, entries[name])
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _write_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, data: MemberData) -> None:
-    if not isinstance(data, Path):
-        archive.writestr(info, data)
-        return
-    info.file_size = data.stat().st_size  # as writestr sets it: the same headers either way
-    with open(data, "rb") as source, archive.open(info, "w") as target:
-        shutil.copyfileobj(source, target, _PIECE)
-
-
-def _padding(data_offset: int) -> bytes:
-    """An extra field that moves a member's data from `data_offset` to the next multiple of _ALIGNMENT."""
-    pad = (-(data_offset + 4)) % _ALIGNMENT
-    return struct.pack("<HH", _PADDING_FIELD, pad) + bytes(pad)
+    PackageWriter(path).finish(manifest, members, signing_key)
 
 
 # What zipfile raises on damaged archives, one way or another.
@@ -141,7 +91,7 @@ ARCHIVE_ERRORS = (
 )
 
 # The fixed part of a zip local file header; its last two fields are the name and extra-field lengths.
-_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 
 # Bounds for reading archives from elsewhere: no member or sum of members a loader would not expect.
 MAX_TOTAL_BYTES = 64 << 30
@@ -220,11 +170,11 @@ class PackageReader:
             if self._map is None:
                 with open(self.path, "rb") as file:
                     self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        header = self._map[info.header_offset : info.header_offset + _LOCAL_HEADER.size]
-        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        header = self._map[info.header_offset : info.header_offset + LOCAL_HEADER.size]
+        if len(header) != LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
             raise PackageError(f"{self.path}: member {name!r} has a damaged local header")
-        name_length, extra_length = _LOCAL_HEADER.unpack(header)[-2:]
-        start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        name_length, extra_length = LOCAL_HEADER.unpack(header)[-2:]
+        start = info.header_offset + LOCAL_HEADER.size + name_length + extra_length
         if start + info.file_size > len(self._map):
             raise PackageError(f"{self.path}: member {name!r} runs past the end of the archive")
         return memoryview(self._map)[start : start + info.file_size]
