@@ -141,6 +141,12 @@ class PlanBuilder:
         self._exporter, self._submitted = self._new_exporter(), jobs
         self._exporter.submit(jobs)
 
+    def rebase(self, context: BuildContext | None) -> None:
+        """Go on with another context (the model after shape inference and the passes): the partitions generated
+        and the export started carry over where the plan stays the same. None lets go of the model the plan
+        was started on (and of its memory) until then."""
+        self.context = context  # type: ignore[assignment]
+
     @property
     def members(self) -> dict[str, MemberData]:
         """The plan's members made so far: its IR and fallback models once started, its blobs once finished."""

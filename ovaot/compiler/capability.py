@@ -39,15 +39,18 @@ class Support:
     source: SupportSource
 
 
-def convert(model: bytes | Path) -> tuple[ov.Model, bool]:
-    """Convert ONNX bytes, or an ONNX file, to an OpenVINO model; unconvertible nodes become framework nodes
-    (partial=True)."""
+def convert(model_bytes: bytes) -> tuple[ov.Model, bool]:
+    """Convert ONNX bytes to an OpenVINO model; unconvertible nodes become framework nodes (partial=True)."""
     try:
-        return ov.Core().read_model(str(model) if isinstance(model, Path) else model), False
+        return ov.Core().read_model(model_bytes), False
     except RuntimeError:
-        frontend = FrontEndManager().load_by_framework("onnx")
-        source = str(model) if isinstance(model, Path) else io.BytesIO(model)
-        return frontend.convert_partially(frontend.load(source)), True
+        return convert_partially(model_bytes), True
+
+
+def convert_partially(model_bytes: bytes) -> ov.Model:
+    """The model with the nodes OpenVINO cannot convert left as framework nodes."""
+    frontend = FrontEndManager().load_by_framework("onnx")
+    return frontend.convert_partially(frontend.load(io.BytesIO(model_bytes)))
 
 
 class CapabilityQuery:

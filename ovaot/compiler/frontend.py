@@ -23,7 +23,7 @@ from ovaot.compiler.type_inference import (
 )
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
-from ovaot.passes.weights import weights_aside
+from ovaot.passes.weights import set_weights_aside
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ class LoadedModel:
     model: ModelProto
     source_name: str
     source_digest: str
-    # the binary ONNX file the model is, when normalising changed nothing: OpenVINO can read that file itself
-    file: Path | None = None
 
 
 def read_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]:
@@ -83,13 +81,17 @@ def check_model(model: ModelProto, name: str, path: Path | None = None) -> None:
 
 
 def infer_shapes(model: ModelProto, name: str) -> ModelProto:
+    """The model with its shapes inferred. It consumes `model`: the large weights move to the result (the
+    input keeps none), so that they are never held twice."""
+    stash = set_weights_aside(model)
     try:
-        with weights_aside(model) as stash:
-            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as exc:  # shape inference is an aid, not a gate
+        stash.restore(model)
+        log.warning("%s: shape inference failed, continuing without it: %s", name, exc)
+    else:
         stash.restore(inferred)
         model = inferred
-    except Exception as exc:  # shape inference is an aid, not a gate
-        log.warning("%s: shape inference failed, continuing without it: %s", name, exc)
     if refine_if_shapes(model) or refine_tokenizer_shapes(model):
         return infer_shapes(model, name)  # what follows the If or the Tokenizer can now be inferred too
     complete_element_types(model)
@@ -139,12 +141,10 @@ def read_checked(
     digest = digest or source_digest(source)
     with stage("read"):
         model, name = read_model(source)
-    binary = _binary_file(source)
     with stage("check"):
-        check_model(model, name, binary)
+        check_model(model, name, _binary_file(source))
     with stage("normalise"):
-        model, changed = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
+        model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
         if input_shapes:
             apply_input_shapes(model, input_shapes)  # before shape inference: what follows is sized by them
-    unchanged = binary if not changed and not input_shapes else None
-    return LoadedModel(model=model, source_name=name, source_digest=digest, file=unchanged)
+    return LoadedModel(model=model, source_name=name, source_digest=digest)

@@ -192,7 +192,7 @@ class PackageBuild:
     def start(self, loaded: frontend.LoadedModel) -> None:
         model = loaded.model
         with stage("conversion"):
-            self.converted = convert_whole(model, self.devices, self.core, loaded.file)
+            self.converted = convert_whole(model, self.devices, self.core, self.exporters.folder)
         if self.options.quantize or self.options.compress_weights:
             return  # their calibration and compression work on the model as it ships
         with stage("graph index"):
@@ -204,6 +204,7 @@ class PackageBuild:
         with stage("partition build"):
             builder.start(likely)
         _hand_over(builder.members, self.early)
+        builder.rebase(None)  # the model as read goes once its shapes are inferred
         self._started = builder
 
     def finish(self, loaded: frontend.LoadedModel, changed: bool) -> tuple[Manifest, dict[str, MemberData]]:
@@ -213,7 +214,7 @@ class PackageBuild:
                 self._started.close()
                 self._started = None
             with stage("conversion"):
-                self.converted = convert_whole(model, self.devices, self.core)
+                self.converted = convert_whole(model, self.devices, self.core, self.exporters.folder)
         with stage("graph index"):
             index = GraphIndex.build(model)
         with stage("validation"):
@@ -222,7 +223,7 @@ class PackageBuild:
         builders = [PlanBuilder(spec, context, self.configs, {}, self.exporters.next) for spec in self.specs]
         if self._started is not None:
             builders[0], self._started = self._started, None
-            builders[0].context = context  # its partitions and export carry over where the plan is the same
+            builders[0].rebase(context)
         try:
             overrides = (self.options.capabilities, self.options.force_fallback)
             for builder in builders:

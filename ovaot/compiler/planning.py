@@ -13,10 +13,11 @@ from pathlib import Path
 import openvino as ov
 from onnx import ModelProto
 
-from ovaot.compiler.capability import Support, apply_overrides, convert, device_capability, device_present
+from ovaot.compiler.capability import Support, apply_overrides, convert_partially, device_capability, device_present
 from ovaot.compiler.graph import GraphIndex
 from ovaot.compiler.partition import NodeGroup, partition
 from ovaot.format.manifest import PartitionKind, PlanMode, PlanName, SupportSource
+from ovaot.passes.weights import saved_with_external_weights
 
 FALLBACK = PartitionKind.FALLBACK.value  # the label of nodes no device takes
 
@@ -40,17 +41,23 @@ class Draft:
     groups: list[NodeGroup]
 
 
-def convert_whole(
-    model: ModelProto, devices: list[str], core: ov.Core, file: Path | None = None
-) -> tuple[ov.Model, bool] | None:
+def convert_whole(model: ModelProto, devices: list[str], core: ov.Core, scratch: Path) -> tuple[ov.Model, bool] | None:
     """The model converted once for every present device's capability query, with whether the conversion
     is partial; None where no device is queried or OpenVINO cannot convert it whole (the query then asks
-    node by node). `file` is the ONNX file the model is exactly, if any: OpenVINO reads it without a
-    serialised copy of the weights."""
+    node by node).
+
+    The model goes to OpenVINO as files in `scratch`, its weights as external data: OpenVINO maps them
+    instead of copying them out of serialised bytes (resnet50: 0.05 s against 0.5 s, and 340 MB less at peak).
+    """
     if not any(device_present(core, d) for d in devices):
         return None
+    with saved_with_external_weights(model, scratch) as path:
+        try:
+            return ov.Core().read_model(str(path)), False
+        except RuntimeError:
+            pass  # not whole: partly, from bytes (framework nodes read from a file crash query_model)
     try:
-        return convert(file if file is not None else model.SerializeToString())
+        return convert_partially(model.SerializeToString()), True
     except RuntimeError:
         return None
 

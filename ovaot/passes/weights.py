@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import onnx
 from onnx import ModelProto, TensorProto
 
 _MARK = "ovaot-weights-aside"
 _MIN_BYTES = 4096
+_ALIGNMENT = 64  # of each weight in an external data file
 
 
 class Stash:
@@ -19,9 +23,10 @@ class Stash:
         self.data: dict[str, bytes] = {}
 
     def restore(self, model: ModelProto) -> None:
+        """Put the data back into `model` (once: each tensor's bytes are let go as they are copied in)."""
         for tensor in model.graph.initializer:
             if tensor.data_location == TensorProto.EXTERNAL and any(e.value == _MARK for e in tensor.external_data):
-                tensor.raw_data = self.data[tensor.name]
+                tensor.raw_data = self.data.pop(tensor.name)
                 tensor.data_location = TensorProto.DEFAULT
                 del tensor.external_data[:]
 
@@ -45,6 +50,37 @@ def weights_aside(model: ModelProto) -> Iterator[Stash]:
     try:
         yield stash
     finally:
+        stash.restore(model)
+
+
+@contextmanager
+def saved_with_external_weights(model: ModelProto, folder: Path) -> Iterator[Path]:
+    """Within the block, `model` as an ONNX file in `folder` whose large weights lie in a file beside it (ONNX
+    external data), written from the weights' own bytes: the whole model is never serialised into one buffer
+    (for resnet50, serialising takes 340 MB more at its peak). The model is as it was after the block; the
+    files stay, for whoever holds what was read from them (OpenVINO reads a framework node's data later)."""
+    stash = set_weights_aside(model)
+    aside = [t for t in model.graph.initializer if t.name in stash.data]
+    try:
+        fd, name = tempfile.mkstemp(prefix="model-", suffix=".onnx", dir=folder)
+        path = Path(name)
+        weights = path.with_suffix(".weights")
+        with open(weights, "wb") as out:
+            for tensor in aside:
+                data = stash.data[tensor.name]
+                out.write(bytes(-out.tell() % _ALIGNMENT))
+                offset = out.tell()
+                out.write(data)
+                del tensor.external_data[:]
+                for key, value in (("location", weights.name), ("offset", offset), ("length", len(data))):
+                    tensor.external_data.add(key=key, value=str(value))
+        with os.fdopen(fd, "wb") as out:
+            out.write(model.SerializeToString())
+        yield path
+    finally:
+        for tensor in aside:  # marked as set aside again, so that the stash gives their bytes back
+            del tensor.external_data[:]
+            tensor.external_data.add(key="location", value=_MARK)
         stash.restore(model)
 
 
