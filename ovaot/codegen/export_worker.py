@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,9 +75,12 @@ class Exported:
 
 class Exporter(Protocol):
     """Exports one list of jobs: submit() them (the work may start at once), collect() the results, in order,
-    up to and including the first that OpenVINO refuses; close() drops work not collected."""
+    up to and including the first that OpenVINO refuses; close() drops work not collected. exported() tells
+    which blobs are written while their checks still run (they are not results yet: a check may fail)."""
 
     def submit(self, jobs: list[ExportJob]) -> None: ...
+
+    def exported(self) -> Iterator[tuple[int, Path]]: ...
 
     def collect(self) -> list[Exported]: ...
 
@@ -96,7 +99,7 @@ class ExportWorker:
 
     def __init__(self, folder: Path) -> None:
         worker = worker_process.take()
-        self._process, self._spawned = worker.process, worker.spawned
+        self._process, self._stderr, self._spawned = worker.process, worker.stderr, worker.spawned
         self._parent = folder
         self._folder: Path | None = None
         self._jobs: list[ExportJob] = []
@@ -129,8 +132,21 @@ class ExportWorker:
             self._process.stdin.write(f"{folder / 'jobs.json'}\n")
             self._process.stdin.flush()
         except OSError:  # the worker ended before it had work (it could not start): say why
-            stderr = self._process.communicate()[1]
-            raise CompileError(_failure(stderr)) from None
+            self._process.communicate()
+            raise CompileError(_failure(self._stderr_text())) from None
+
+    def exported(self) -> Iterator[tuple[int, Path]]:
+        """Each submitted job's number and blob file as the blob is exported, before it is checked; it ends
+        early where the worker stops (a refusal, a crash: collect() says which)."""
+        assert self._process.stdout is not None and self._folder is not None
+        for _ in self._jobs:
+            line = self._process.stdout.readline()
+            while line and not line.startswith(_EXPORTED):
+                line = self._process.stdout.readline()  # something else wrote to the worker's stdout
+            if not line:
+                return
+            number = int(line.removeprefix(_EXPORTED))
+            yield number, self._folder / f"{number}.blob"
 
     def collect(self) -> list[Exported]:
         """Wait for the worker; the results of the submitted jobs.
@@ -140,7 +156,8 @@ class ExportWorker:
         says why it was not run.
         """
         assert self._folder is not None, "submit() first"
-        _, stderr = self._process.communicate()
+        self._process.communicate()
+        stderr = self._stderr_text()
         results = self._folder / "results.json"
         crashed = self._process.returncode < 0
         if crashed and any(job.samples is not None for job in self._jobs):
@@ -166,13 +183,23 @@ class ExportWorker:
         if self._process.poll() is None:
             self._process.kill()
         self._process.communicate()
+        self._stderr.close()
+
+    def _stderr_text(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
 
 
 def _failure(stderr: str) -> str:
     return f"the export worker failed: {stderr.strip().splitlines()[-1:]}"
 
 
-def export_each(core: Any, jobs: list[ExportJob], folder: Path) -> Iterator[dict[str, str]]:
+_EXPORTED = "exported "  # the worker's stdout line when a job's blob is written: "exported <number>"
+
+
+def export_each(
+    core: Any, jobs: list[ExportJob], folder: Path, on_exported: Callable[[int], None] = lambda number: None
+) -> Iterator[dict[str, str]]:
     """Compile and export each job to `folder`/<i>.blob, in order, through OpenVINO's C API: per job
     {"precision": ...} (what the compiled model reports; with "check", the blob check's finding, for a job with
     a sample) or {"error": ...}, which ends the list."""
@@ -188,6 +215,7 @@ def export_each(core: Any, jobs: list[ExportJob], folder: Path) -> Iterator[dict
         except RuntimeError as exc:
             yield {"error": str(exc)}
             return  # the compiler partitions again; what follows would be compiled after a failure
+        on_exported(i)
         try:
             precision = compiled.get_property("INFERENCE_PRECISION_HINT")
         except RuntimeError:
@@ -225,6 +253,9 @@ class InProcessExporter:
 
     def submit(self, jobs: list[ExportJob]) -> None:
         self._jobs = list(jobs)
+
+    def exported(self) -> Iterator[tuple[int, Path]]:
+        return iter(())  # the export runs in collect()
 
     def collect(self) -> list[Exported]:
         from ovaot.engines import ov_c
@@ -270,7 +301,7 @@ def _main() -> None:
                 )
                 for j in json.loads(jobs_file.read_text())
             ]
-        results = list(export_each(core, jobs, folder))
+        results = list(export_each(core, jobs, folder, lambda number: print(f"{_EXPORTED}{number}", flush=True)))
     report = {"jobs": results, "stages": times.seconds, "ready": ready, "started": started}
     (folder / "results.json").write_text(json.dumps(report))
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from typing import IO
 
 
 @dataclass(frozen=True)
 class WorkerProcess:
-    process: subprocess.Popen
+    process: subprocess.Popen  # its stdout: a line per job exported
+    stderr: IO[bytes]  # a file, not a pipe: nothing blocks the worker while its stdout is read
     spawned: float  # time.time() when it was started
 
 
@@ -24,14 +27,15 @@ _early: WorkerProcess | None = None
 
 def spawn() -> WorkerProcess:
     """A new worker process, waiting for the path of its jobs on stdin."""
+    stderr = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "ovaot.codegen.export_worker"],
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
         text=True,
     )
-    return WorkerProcess(process, time.time())
+    return WorkerProcess(process, stderr, time.time())
 
 
 def start_early() -> None:

@@ -44,7 +44,7 @@ from ovaot.format.manifest import (
     PlanMode,
     SupportSource,
 )
-from ovaot.format.package import MemberData
+from ovaot.format.package import BLOB_SUFFIX, MemberData
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,11 @@ class PlanBuilder:
         configs: Mapping[str, dict[str, str]],
         supports: Mapping[str, list[Any]],
         new_exporter: Callable[[], Exporter],
+        early: Callable[[str, MemberData], None] = lambda name, data: None,
     ) -> None:
         self.spec, self.context, self.configs, self.supports = spec, context, configs, supports
         self._new_exporter = new_exporter
+        self._early = early  # handed each blob as it is exported, before it is checked
         self._refused: dict[int, Support] = {}
         self._generated: _Generated | None = None
         self._exporter: Exporter | None = None
@@ -156,6 +158,10 @@ class PlanBuilder:
         assert self._generated is not None and self._exporter is not None, "start() first"
         while True:
             with stage("wait for the export worker"):
+                jobs = self._generated.jobs
+                for number, blob in self._exporter.exported():  # the package takes each blob while it is checked
+                    pending, device, _ = jobs[number]
+                    self._early(_blob_name(pending, device), blob)
                 exported = self._exporter.collect()
             outcome = _complete(self._generated, exported, self)
             if not isinstance(outcome, Refusal):
@@ -377,7 +383,7 @@ def _complete(generated: _Generated, results: list[Exported], builder: PlanBuild
                 refusal = _validate(p, as_shipped, builder.configs[device], builder)
             if refusal is not None:
                 return refusal
-        blobs = {device: f"{p.prefix}/{device}.blob" for device in shipped_blobs}
+        blobs = {device: _blob_name(p, device) for device in shipped_blobs}
         generated.members.update({blobs[device]: e.blob for device, e in shipped_blobs.items()})
         artifacts = dict(p.partition.artifacts)
         if failed and "ir_xml" not in artifacts:  # the loader compiles the IR where the blob is not shipped
@@ -395,6 +401,10 @@ def _complete(generated: _Generated, results: list[Exported], builder: PlanBuild
             )
         )
     return partitions
+
+
+def _blob_name(p: _Pending, device: str) -> str:
+    return f"{p.prefix}/{device}{BLOB_SUFFIX}"
 
 
 def _check_result(exported: Exported, enabled: bool, unchecked: str) -> BlobCheckResult:

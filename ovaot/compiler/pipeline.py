@@ -110,7 +110,7 @@ def _compile(
             log.info("%s is up to date", output)
             return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
         writer = PackageWriter(output)  # members are written as they are made; the package replaces output
-        build = PackageBuild(parsed, options, exporters, temps, progress, writer.add)
+        build = PackageBuild(parsed, options, exporters, temps, progress, writer)
         try:
             loaded = frontend.read_checked(model, digest, options.input_shapes)
             build.start(loaded)  # the likely plan exports while shapes are inferred and the passes run
@@ -157,7 +157,7 @@ class PackageBuild:
     device that is here), the target plan's export starts at once, while shapes are inferred and the passes
     run. finish() takes the model the passes left: if they changed it, it is converted again and what was
     started is dropped. Each plan's blobs are exported while the next plan is built; `early` is handed each
-    member as soon as it is made (in package_order), so that the package is written meanwhile.
+    member as soon as it is made (in package_order) to the `writer`, so that the package is written meanwhile.
     """
 
     def __init__(
@@ -167,11 +167,11 @@ class PackageBuild:
         exporters: _Exporters,
         temps: SaveTemps | None = None,
         progress: Callable[[str], None] | None = None,
-        early: Callable[[str, MemberData], None] | None = None,
+        writer: PackageWriter | None = None,
     ) -> None:
         self.target, self.options, self.exporters = target, options, exporters
-        self.temps, self.progress = temps, progress
-        self.early = early or (lambda name, data: None)
+        self.temps, self.progress, self.writer = temps, progress, writer
+        self.early = writer.add if writer is not None else (lambda name, data: None)
         self.core = ov.Core()
         self.specs = [PlanSpec(PlanName.TARGET, target.mode, list(target.devices))]
         absent = [d for d in target.devices if not device_present(self.core, d)]
@@ -200,7 +200,8 @@ class PackageBuild:
         likely = _likely_support(self.specs[0], index, self.core, self.converted, self.options, self.temps)
         if likely is None:
             return
-        builder = PlanBuilder(self.specs[0], self._context(model, index), self.configs, {}, self.exporters.next)
+        context = self._context(model, index)
+        builder = PlanBuilder(self.specs[0], context, self.configs, {}, self.exporters.next, self.early)
         with stage("partition build"):
             builder.start(likely)
         _hand_over(builder.members, self.early)
@@ -220,7 +221,9 @@ class PackageBuild:
         with stage("validation"):
             reference = _reference(model, self.options) if self.options.validate else None
         context = self._context(model, index, reference)
-        builders = [PlanBuilder(spec, context, self.configs, {}, self.exporters.next) for spec in self.specs]
+        builders = [
+            PlanBuilder(spec, context, self.configs, {}, self.exporters.next, self.early) for spec in self.specs
+        ]
         if self._started is not None:
             builders[0], self._started = self._started, None
             builders[0].rebase(context)
@@ -242,7 +245,7 @@ class PackageBuild:
         members = {name: data for _, plan_members in built for name, data in plan_members.items()}
         _hand_over(members, self.early, blobs=True)
         with stage("package hash"):
-            described = describe_members(members)
+            described = self.writer.describe(members) if self.writer is not None else describe_members(members)
         manifest = Manifest(
             schema_version=SCHEMA_VERSION,
             ovaot_version=__version__,

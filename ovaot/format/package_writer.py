@@ -10,7 +10,6 @@ again: the same members give the same bytes whatever their order or timing.
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import tempfile
 import zipfile
@@ -19,7 +18,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ovaot.format.manifest import MANIFEST_NAME, Manifest
+import blake3
+
+from ovaot.format.manifest import MANIFEST_NAME, Manifest, Member
 from ovaot.format.package import (
     ALIGNMENT,
     BLOB_SUFFIX,
@@ -28,6 +29,7 @@ from ovaot.format.package import (
     PIECE,
     SIGNATURE_NAME,
     MemberData,
+    describe_members,
 )
 
 # Fixed metadata so the same members always give the same bytes.
@@ -50,6 +52,7 @@ class PackageWriter:
         self._raw: Any = None
         self._archive: zipfile.ZipFile | None = None
         self._written: list[tuple[str, MemberData]] = []
+        self._described: dict[str, tuple[MemberData, Member]] = {}  # each member's size and digest, as written
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-package")
         self._last: Future | None = None
 
@@ -59,6 +62,14 @@ class PackageWriter:
             return
         self._written.append((name, data))
         self._last = self._thread.submit(self._write, name, data)
+
+    def describe(self, members: Mapping[str, MemberData]) -> dict[str, Member]:
+        """describe_members(members), from the digests taken while writing where a member is written already:
+        its file is not read a second time."""
+        self._wait()
+        known = {name: member for name, (data, member) in self._described.items() if members.get(name) == data}
+        rest = describe_members({name: data for name, data in members.items() if name not in known})
+        return dict(sorted({**known, **rest}.items()))
 
     def finish(self, manifest: Manifest, members: Mapping[str, MemberData], signing_key: Any = None) -> None:
         """Write what is missing, the manifest last, and rename the file into place.
@@ -139,8 +150,12 @@ class PackageWriter:
             archive.writestr(info, data)
             return
         info.file_size = data.stat().st_size  # as writestr sets it: the same headers either way
+        hasher = blake3.blake3()  # one core: the other is compiling
         with open(data, "rb") as source, archive.open(info, "w") as target:
-            shutil.copyfileobj(source, target, PIECE)
+            while piece := source.read(PIECE):
+                target.write(piece)
+                hasher.update(piece)
+        self._described[name] = (data, Member(size=info.file_size, blake3=hasher.hexdigest()))
 
 
 def _padding(data_offset: int) -> bytes:
