@@ -37,8 +37,9 @@ class LoadedModel:
     source_digest: str
 
 
-def read_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]:
-    """Read a model (with its external data) and return it with a display name."""
+def read_model(source: str | os.PathLike | ModelProto, data: bytes | None = None) -> tuple[ModelProto, str]:
+    """Read a model (with its external data) and return it with a display name; `data`, where given, is the
+    file's bytes (read already to hash them)."""
     if isinstance(source, ModelProto):
         model = ModelProto()
         model.CopyFrom(source)
@@ -47,7 +48,9 @@ def read_model(source: str | os.PathLike | ModelProto) -> tuple[ModelProto, str]
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = (
+            onnx.load_model_from_string(data) if data is not None else onnx.load(str(path), load_external_data=False)
+        )
         if any(onnx.external_data_helper.uses_external_data(t) for t in _all_tensors(model)):
             onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
     except (DecodeError, RuntimeWarning, ValueError) as exc:
@@ -70,12 +73,13 @@ def _binary_file(source: str | os.PathLike | ModelProto) -> Path | None:
     return None if text else Path(source)
 
 
-def check_model(model: ModelProto, name: str, path: Path | None = None) -> None:
-    """Run the ONNX checker; given the file `model` was read from, on that (no copy of the weights)."""
+def check_model(model: ModelProto, name: str, path: Path | None = None, data: bytes | None = None) -> None:
+    """Run the ONNX checker; given the file `model` was read from, on that, or on its bytes where they are at
+    hand (no serialised copy of the weights either way)."""
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{name}: not an ONNX model (it has no graph)")
     try:
-        onnx.checker.check_model(model if path is None else str(path))
+        onnx.checker.check_model(data if data is not None else model if path is None else str(path))
     except (onnx.checker.ValidationError, ValueError) as exc:
         raise ModelError(f"{name}: fails the ONNX checker: {first_line(exc)}") from None
 
@@ -104,15 +108,21 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     """'blake3:<hex>' identifying the input: a file's bytes and its external data files, or a ModelProto's
     contents. BLAKE3 is cheap enough to decide whether a package is up to date without loading the model.
     """
+    return hashed_source(source)[0]
+
+
+def hashed_source(source: str | os.PathLike | ModelProto) -> tuple[str, bytes | None]:
+    """source_digest, and the file's bytes where they are the whole binary model (no external data), so that
+    reading it does not read the file again."""
     if isinstance(source, ModelProto):
-        return "blake3:" + blake3.blake3(source.SerializeToString(deterministic=True)).hexdigest()
+        return "blake3:" + blake3.blake3(source.SerializeToString(deterministic=True)).hexdigest(), None
     path = Path(source)
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
     data = path.read_bytes()
     digest = blake3.blake3(data, max_threads=blake3.blake3.AUTO)  # a tree hash: the same digest on every core
     if b"location" not in data:  # external data is named by a "location" entry: none here, no need to parse
-        return "blake3:" + digest.hexdigest()
+        return "blake3:" + digest.hexdigest(), data if _binary_file(source) else None
     try:
         model = onnx.load(str(path), load_external_data=False)  # the format from the extension, as read_model
     except (DecodeError, RuntimeWarning, ValueError):
@@ -121,7 +131,7 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     for location in locations:
         external = path.parent / location
         digest.update(location.encode() + (external.read_bytes() if external.is_file() else b"<missing>"))
-    return "blake3:" + digest.hexdigest()
+    return "blake3:" + digest.hexdigest(), None
 
 
 def load_model(
@@ -135,14 +145,18 @@ def load_model(
 
 
 def read_checked(
-    source: str | os.PathLike | ModelProto, digest: str | None = None, input_shapes: Mapping | None = None
+    source: str | os.PathLike | ModelProto,
+    digest: str | None = None,
+    input_shapes: Mapping | None = None,
+    data: bytes | None = None,
 ) -> LoadedModel:
-    """The model read, checked and normalised, with --input-shape's shapes; its shapes not inferred yet."""
+    """The model read, checked and normalised, with --input-shape's shapes; its shapes not inferred yet.
+    `data` is hashed_source's bytes of the file, if at hand."""
     digest = digest or source_digest(source)
     with stage("read"):
-        model, name = read_model(source)
+        model, name = read_model(source, data)
     with stage("check"):
-        check_model(model, name, _binary_file(source))
+        check_model(model, name, _binary_file(source), data)
     with stage("normalise"):
         model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
         if input_shapes:
