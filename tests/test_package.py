@@ -20,6 +20,7 @@ import pytest
 from ovaot.errors import PackageError
 from ovaot.format.manifest import Manifest, Partition, Plan
 from ovaot.format.package import PackageReader, describe_members, write_package
+from ovaot.format.package_writer import PackageWriter, package_order
 
 from helpers import bare_manifest
 
@@ -87,6 +88,34 @@ def test_members_given_as_files_are_written_and_described_as_their_bytes(tmp_pat
     write_package(tmp_path / "data.ovpkg", _manifest(members), members)
     write_package(tmp_path / "files.ovpkg", _manifest(members), as_files)
     assert (tmp_path / "files.ovpkg").read_bytes() == (tmp_path / "data.ovpkg").read_bytes()
+
+
+@pytest.mark.parametrize("early", ["in order", "a plan that changed", "out of order"])
+def test_members_written_early_give_the_same_bytes_as_all_at_the_end(early: str, tmp_path: Path):
+    """The compiler hands the writer each member as it is made; when what it handed over is not the package's
+    beginning after all (the plan changed), the writer starts again: the bytes are the same either way."""
+    members = _members()
+    write_package(tmp_path / "at_the_end.ovpkg", _manifest(members), members)
+    writer = PackageWriter(tmp_path / "early.ovpkg")
+    if early == "in order":
+        for name in package_order(members):
+            writer.add(name, members[name])
+    elif early == "a plan that changed":
+        writer.add("target/000-CPU/model.xml", b"<net name='an earlier plan'/>")
+    else:
+        writer.add("target/000-CPU/CPU.blob", members["target/000-CPU/CPU.blob"])
+    assert not (tmp_path / "early.ovpkg").exists()  # nothing at the destination before finish()
+    writer.finish(_manifest(members), members)
+    assert (tmp_path / "early.ovpkg").read_bytes() == (tmp_path / "at_the_end.ovpkg").read_bytes()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_abandoned_package_leaves_the_previous_one_and_no_temporary_file(written: Path):
+    before = written.read_bytes()
+    writer = PackageWriter(written)
+    writer.add("target/000-CPU/model.xml", b"<net/>")
+    writer.abandon()
+    assert written.read_bytes() == before and not list(written.parent.glob(".*.tmp"))
 
 
 @pytest.mark.parametrize("source", ["path", "bytes"])

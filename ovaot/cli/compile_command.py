@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ovaot.cli.main import EXIT_FAILED, main, parse_inputs
+from ovaot.cli.main import EXIT_FAILED, main, parse_inputs, skip_teardown
 from ovaot.errors import UsageError
 
 
@@ -246,6 +246,7 @@ def compile_command(
         click.echo(json.dumps({**report, "stage_seconds": result.stage_seconds}))
     elif not quiet:
         click.echo(result.summary())
+    skip_teardown()
 
 
 def _progress_printer(silent: bool) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from typing import Any
 
@@ -71,7 +73,28 @@ def run() -> None:
     """
     if "openvino" not in sys.modules:
         sys.modules.setdefault("openvino.tools.ovc", None)
-    main(prog_name="ovaot")
+    try:
+        main(prog_name="ovaot")
+    except SystemExit as done:
+        if done.code in (0, None) and _skip_teardown:
+            # As clang's driver does (-disable-free): the work is done and written, and unwinding the interpreter
+            # (OpenVINO's plugins, a large model's memory) would cost a compile another 0.1 s for nothing.
+            logging.shutdown()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError):  # a reader that went away (ovaot ... | head)
+                    stream.flush()
+            os._exit(0)
+        raise
+
+
+_skip_teardown = False
+
+
+def skip_teardown() -> None:
+    """Let run() end this process without unwinding the interpreter once the command succeeds (a command whose
+    files are written and whose child processes are reaped; not when main() runs in someone else's process)."""
+    global _skip_teardown
+    _skip_teardown = True
 
 
 def inputs_option(help: str) -> Any:
