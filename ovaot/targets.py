@@ -20,6 +20,8 @@ LEGACY_TARGETS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # Devices whose plugins left OpenVINO (2023.0), and the device that took over their work.
 SUCCESSORS: dict[str, str] = {"MYRIAD": "NPU", "HDDL": "NPU"}
+# Plugins that compile static shapes only (the EP requires a static model for them).
+STATIC_SHAPE_PLUGINS = ("MYRIAD", "HDDL", "NPU")
 COMBINABLE_DEVICES = ("CPU", "GPU", "MYRIAD", "FPGA", "HDDL")
 PLAIN_DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 _DEVICE_ID = re.compile(r"^(CPU|GPU|NPU)\.\d+$")
@@ -40,6 +42,11 @@ class Target:
         if self.mode == PlanMode.SINGLE:
             return self.devices[0]
         return f"{self.mode.upper()}:{','.join(self.devices)}"
+
+    @property
+    def static_shapes(self) -> bool:
+        """Whether a device of the target compiles static shapes only (MYRIAD, HDDL, NPU)."""
+        return any(plugin_of(d) in STATIC_SHAPE_PLUGINS for d in self.devices)
 
     def with_device_id(self, device_id: str) -> Target:
         """The spec's device_id option: run on that particular device (e.g. GPU.1) instead of the default one."""

@@ -83,3 +83,35 @@ def test_a_shape_the_model_contradicts_is_one_clear_error(tmp_path):
     ok = runner.invoke(main, [*command, "--input-shape", "image=[1,1,28,28]"])
     assert ok.exit_code == 0, ok.output
     assert ovaot.load(tmp_path / "m.ovpkg").get_inputs()[0].shape == [1, 1, 28, 28]
+
+
+@pytest.mark.parametrize("target", ["MYRIAD_FP16", "VAD-M_FP16", "NPU", "HETERO:MYRIAD,CPU"])
+def test_static_only_devices_get_static_shapes_the_model_left_dynamic(target, tmp_path, caplog):
+    """MYRIAD, HDDL and NPU compile static shapes only: what the model leaves dynamic becomes 1, with a warning
+    that names it; --input-shape chooses other sizes and may not leave a dimension dynamic."""
+    model = _dynamic_mlp()
+    with caplog.at_level("WARNING"):
+        result, session = compile_and_load(model, tmp_path, target=target)
+    assert result.manifest.inputs[0].shape == [1, 1, 16]
+    assert f"{target} compiles static shapes only: 'x' dimension 0 (batch) -> 1, 'x' dimension 1 (tokens) -> 1" in (
+        caplog.text
+    )
+    feed = {"x": np.random.default_rng(2).standard_normal((1, 1, 16)).astype(np.float32)}
+    np.testing.assert_allclose(session.run(None, feed)[0], ReferenceEvaluator(model).run(None, feed)[0], rtol=2e-2)
+    with pytest.raises(InputError, match=r"must have shape \[1, 1, 16\]"):
+        session.run(None, {"x": np.zeros((2, 1, 16), np.float32)})
+    sized, session = compile_and_load(model, tmp_path / "sized", target=target, input_shapes={"x": "[3,4,16]"})
+    assert sized.manifest.inputs[0].shape == [3, 4, 16]
+    feed = {"x": np.random.default_rng(3).standard_normal((3, 4, 16)).astype(np.float32)}
+    np.testing.assert_allclose(session.run(None, feed)[0], ReferenceEvaluator(model).run(None, feed)[0], rtol=2e-2)
+    for shape in ("[?,4,16]", "[1..4,4,16]"):
+        with pytest.raises(
+            UsageError, match=f"{target} compiles static shapes only, and dimension 0 of 'x' is dynamic"
+        ):
+            ovaot.compile(model, target, tmp_path / "refused.ovpkg", input_shapes={"x": shape})
+    assert not (tmp_path / "refused.ovpkg").exists()
+
+
+def test_other_targets_keep_the_dimensions_dynamic(tmp_path):
+    result, _ = compile_and_load(_dynamic_mlp(), tmp_path, target="CPU_FP32")
+    assert result.manifest.inputs[0].shape == ["batch", "tokens", 16]

@@ -13,7 +13,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
 
-from ovaot.compiler.input_shapes import apply_input_shapes
+from ovaot.compiler.input_shapes import apply_input_shapes, fix_dynamic_dims
 from ovaot.compiler.stages import stage
 from ovaot.compiler.type_inference import (
     complete_element_types,
@@ -149,9 +149,11 @@ def read_checked(
     digest: str | None = None,
     input_shapes: Mapping | None = None,
     data: bytes | None = None,
+    static_for: str | None = None,
 ) -> LoadedModel:
     """The model read, checked and normalised, with --input-shape's shapes; its shapes not inferred yet.
-    `data` is hashed_source's bytes of the file, if at hand."""
+    `data` is hashed_source's bytes of the file, if at hand. `static_for` names a target whose devices compile
+    static shapes only: the dimensions left dynamic become 1, with a warning."""
     digest = digest or source_digest(source)
     with stage("read"):
         model, name = read_model(source, data)
@@ -161,4 +163,12 @@ def read_checked(
         model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
         if input_shapes:
             apply_input_shapes(model, input_shapes)  # before shape inference: what follows is sized by them
+        if static_for:
+            fixed = fix_dynamic_dims(model, input_shapes or {}, static_for)
+            if fixed:
+                log.warning(
+                    "%s compiles static shapes only: %s; --input-shape NAME=[d0,...] gives other sizes",
+                    static_for,
+                    ", ".join(fixed),
+                )
     return LoadedModel(model=model, source_name=name, source_digest=digest)

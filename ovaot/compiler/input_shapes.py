@@ -82,6 +82,37 @@ def apply_input_shapes(model: ModelProto, shapes: Mapping[str, tuple[Dim, ...]])
                 entry.dim_param = symbol  # "?" keeps the model's own name for a dynamic dimension
 
 
+def fix_dynamic_dims(model: ModelProto, given: Mapping[str, tuple[Dim, ...]], target: str) -> list[str]:
+    """For a target whose devices compile static shapes only (MYRIAD, HDDL, NPU): every input dimension the
+    model leaves dynamic, and --input-shape does not size, becomes 1; a dimension --input-shape itself makes
+    dynamic (? or lo..hi) is a UsageError. Returns a description of each dimension fixed."""
+    for name, dims in given.items():
+        for axis, dim in enumerate(dims):
+            if not isinstance(dim, int):
+                raise UsageError(
+                    f"--input-shape {name}={shape_text(dims)}: {target} compiles static shapes only, and dimension "
+                    f"{axis} of {name!r} is dynamic; give its size"
+                )
+    weights = {t.name for t in model.graph.initializer}
+    fixed = []
+    for value in model.graph.input:
+        if value.name in weights or not value.type.HasField("tensor_type"):
+            continue
+        tensor_type = value.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            raise UsageError(
+                f"{target} compiles static shapes only, and input {value.name!r} has no rank in the model; "
+                f"give its shape with --input-shape {value.name}=[d0,d1,...]"
+            )
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.dim_value <= 0:
+                was = dim.dim_param or "?"
+                dim.Clear()
+                dim.dim_value = 1
+                fixed.append(f"{value.name!r} dimension {axis} ({was}) -> 1")
+    return fixed
+
+
 def bounded_partial_shapes(parameters: list, value_types: Mapping) -> dict[int, list]:
     """For OpenVINO parameters whose ONNX input has "lo..hi" dimensions: parameter index -> dims, each a size,
     -1 or (lo, hi), for ov.PartialShape."""

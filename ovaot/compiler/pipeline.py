@@ -112,7 +112,8 @@ def _compile(
         writer = PackageWriter(output)  # members are written as they are made; the package replaces output
         build = PackageBuild(parsed, options, exporters, temps, progress, writer)
         try:
-            loaded = frontend.read_checked(model, digest, options.input_shapes, data)
+            static_for = parsed.spec if parsed.static_shapes else None
+            loaded = frontend.read_checked(model, digest, options.input_shapes, data, static_for)
             del data  # parsed and checked: its bytes can go
             build.start(loaded)  # the likely plan exports while shapes are inferred and the passes run
             with stage("shape inference"):
