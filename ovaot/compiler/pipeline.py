@@ -102,7 +102,7 @@ def _compile(
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
     with _Exporters(options.reproducible, _scratch_room(model)) as exporters:  # a worker starts now
         with stage("source hash"):
-            digest, data = frontend.hashed_source(model)  # the file's bytes are read once
+            digest = frontend.source_digest(model)
         rebuild = force or options.save_temps is not None or sign is not None
         with stage("up-to-date check"):
             existing = None if rebuild else _up_to_date(Path(output), digest, parsed, options)
@@ -113,8 +113,7 @@ def _compile(
         build = PackageBuild(parsed, options, exporters, temps, progress, writer)
         try:
             static_for = parsed.spec if parsed.static_shapes else None
-            loaded = frontend.read_checked(model, digest, options.input_shapes, data, static_for)
-            del data  # parsed and checked: its bytes can go
+            loaded = frontend.read_checked(model, digest, options.input_shapes, static_for)
             build.start(loaded)  # the likely plan exports while shapes are inferred and the passes run
             with stage("shape inference"):
                 loaded.model = frontend.infer_shapes(loaded.model, loaded.source_name)
