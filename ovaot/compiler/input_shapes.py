@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from onnx import ModelProto
 
+from ovaot.compiler.value_info import tensor_inputs
 from ovaot.errors import UsageError
 from ovaot.format.manifest import bounds_name, parse_bounds_name
 
@@ -93,11 +94,8 @@ def fix_dynamic_dims(model: ModelProto, given: Mapping[str, tuple[Dim, ...]], ta
                     f"--input-shape {name}={shape_text(dims)}: {target} compiles static shapes only, and dimension "
                     f"{axis} of {name!r} is dynamic; give its size"
                 )
-    weights = {t.name for t in model.graph.initializer}
     fixed = []
-    for value in model.graph.input:
-        if value.name in weights or not value.type.HasField("tensor_type"):
-            continue
+    for value in tensor_inputs(model):
         tensor_type = value.type.tensor_type
         if not tensor_type.HasField("shape"):
             raise UsageError(

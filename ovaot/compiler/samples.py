@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 from onnx import ModelProto
 
+from ovaot.compiler.value_info import tensor_inputs
+
 Feed = dict[str, np.ndarray]
 
 
@@ -117,11 +119,8 @@ def _scatter(rng: np.random.Generator, values: np.ndarray, edges: np.ndarray) ->
 
 
 def _signature(model: ModelProto) -> list[tuple[str, list[int], np.dtype]]:
-    weights = {t.name for t in model.graph.initializer}
     result = []
-    for value in model.graph.input:
-        if value.name in weights or not value.type.HasField("tensor_type"):
-            continue
+    for value in tensor_inputs(model):
         tensor_type = value.type.tensor_type
         shape = [d.dim_value if d.dim_value > 0 else 1 for d in tensor_type.shape.dim]  # dynamic: 1
         result.append((value.name, shape, np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type))))

@@ -10,6 +10,12 @@ from ovaot.format.manifest import Dim, ValueInfo
 INFERRED_DIM_PREFIX = "unk__"  # onnx.shape_inference names the dimensions it cannot size unk__0, unk__1, ...
 
 
+def tensor_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """The graph inputs fed at run time that are tensors (not initializers listed as inputs)."""
+    weights = {t.name for t in model.graph.initializer}
+    return [v for v in model.graph.input if v.name not in weights and v.type.HasField("tensor_type")]
+
+
 def type_string(t: TypeProto) -> str:
     """The type as onnxruntime names it: tensor(float), seq(tensor(int64)), optional(...), map(...)."""
     kind = t.WhichOneof("value")
