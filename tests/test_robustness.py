@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -16,6 +17,7 @@ import onnx
 import pytest
 
 import ovaot
+from ovaot.compiler.scratch import SHARED_MEMORY
 from ovaot.errors import DeviceError, PackageError
 from ovaot.format.manifest import Manifest
 from ovaot.format.package import PackageReader, write_package
@@ -99,6 +101,7 @@ def test_sigkill_during_compile_leaves_the_previous_package_and_no_stray_files(t
     before = output.read_bytes()
     source = tmp_path / "big.onnx"
     onnx.save(mobilenet_v2(), source)
+    killed = []
     for delay in (0.3, 1.0, 1.8, 2.6):
         child = subprocess.Popen(
             [sys.executable, "-m", "ovaot", "compile", str(source), "-t", "CPU_FP32", "-o", str(output), "-O2"],
@@ -108,12 +111,16 @@ def test_sigkill_during_compile_leaves_the_previous_package_and_no_stray_files(t
         time.sleep(delay)
         child.send_signal(signal.SIGKILL)
         child.wait()
+        killed.append(child.pid)
         current = output.read_bytes()
         assert current == before or zipfile.is_zipfile(output)
         ovaot.load(output)  # whatever is at the path is a whole, loadable package
         before = current
     ovaot.compile(MODEL, "CPU_FP32", output, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.onnx", "m.ovpkg"]
+    # the killed compiles' scratch folders (in shared memory, which only a reboot would free) went with it
+    scratch_places = [SHARED_MEMORY, Path(tempfile.gettempdir())]
+    assert not [f for place in scratch_places for pid in killed for f in place.glob(f"ovaot-build-{pid}-*")]
 
 
 def test_one_session_from_eight_threads_gives_the_single_threaded_results(tmp_path: Path):

@@ -40,7 +40,7 @@ class LoadedModel:
 
 def read_model(source: str | os.PathLike | ModelProto, data: bytes | None = None) -> tuple[ModelProto, str]:
     """Read a model (with its external data) and return it with a display name; `data`, where given, is the
-    file's bytes (read already to hash them)."""
+    file's bytes, read already (read_checked checks the same bytes)."""
     if isinstance(source, ModelProto):
         model = ModelProto()
         model.CopyFrom(source)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from ovaot.compiler.options import CompileOptions
 from ovaot.compiler.planning import PlanSpec, convert_whole, query_support
 from ovaot.compiler.quantization import Quantizer, WeightCompressor, load_samples
 from ovaot.compiler.save_temps import SaveTemps
+from ovaot.compiler.scratch import room_for, scratch_folder
 from ovaot.compiler.stages import recording, report, stage
 from ovaot.compiler.validation import reference_values
 from ovaot.compiler.value_info import value_info
@@ -100,7 +100,7 @@ def _compile(
         parsed = parsed.with_device_id(options.provider.device_id)
     passes = select_passes(optimisation_passes(options.fold_limit_bytes), options.passes)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
-    with _Exporters(options.reproducible, _scratch_room(model)) as exporters:  # a worker starts now
+    with _Exporters(options.reproducible, room_for(_size_of(model))) as exporters:  # a worker starts now
         with stage("source hash"):
             digest = frontend.source_digest(model)
         rebuild = force or options.save_temps is not None or sign is not None
@@ -338,7 +338,7 @@ class _Exporters:
 
     def __init__(self, reproducible: bool, room_needed: int) -> None:
         self.reproducible = reproducible
-        self._folder = tempfile.TemporaryDirectory(prefix="ovaot-build-", dir=scratch_parent(room_needed))
+        self._folder = scratch_folder(room_needed)
         self.folder = Path(self._folder.name)
         self._ahead: Exporter | None = ExportWorker(self.folder) if reproducible else None
 
@@ -355,33 +355,11 @@ class _Exporters:
         self._folder.cleanup()
 
 
-SHARED_MEMORY = Path("/dev/shm")
-
-
-def _scratch_room(model: str | os.PathLike | ModelProto) -> int:
-    """Room enough for the IR and blobs of a model: a few times its size (a blob per device, an FP16 IR)."""
+def _size_of(model: str | os.PathLike | ModelProto) -> int:
     try:
-        size = model.ByteSize() if isinstance(model, ModelProto) else os.path.getsize(model)
+        return model.ByteSize() if isinstance(model, ModelProto) else os.path.getsize(model)
     except OSError:
-        size = 0  # no such file: loading will say so
-    return 4 * size + (256 << 20)
-
-
-def scratch_parent(room_needed: int) -> str | None:
-    """Where the compile writes its IR and blobs until they are in the package: the temporary folder TMPDIR
-    names, else shared memory (/dev/shm) when it has room, else the system's temporary folder.
-
-    The files live only as long as the compile; on a disk they are written back for nothing, and the kernel
-    slows the writer down once enough is waiting (here 200 MB of IR and blob cost a compile 0.6 s).
-    """
-    if os.environ.get("TMPDIR"):
-        return None
-    try:
-        stats = os.statvfs(SHARED_MEMORY)
-    except OSError:
-        return None
-    roomy = stats.f_bavail * stats.f_frsize >= room_needed and os.access(SHARED_MEMORY, os.W_OK | os.X_OK)
-    return str(SHARED_MEMORY) if roomy else None
+        return 0  # no such file: loading will say so
 
 
 def _up_to_date(output: Path, digest: str, target: Target, options: CompileOptions) -> Manifest | None:
