@@ -237,10 +237,10 @@ def compile_command(
         model, target, output, options, force=force, sign=sign_key, progress=_progress_printer(quiet or as_json)
     )
     if time_report:
-        from ovaot.compiler.stages import report
+        from ovaot.compiler.stages import report as stage_table
 
         seconds = dict(result.stage_seconds)
-        click.echo(report(seconds, seconds.pop("total")), err=True)
+        click.echo(stage_table(seconds, seconds.pop("total")), err=True)
     if as_json:
         report = {"output": str(result.output), "up_to_date": result.up_to_date, **package_report(result.manifest)}
         click.echo(json.dumps({**report, "stage_seconds": result.stage_seconds}))

@@ -111,22 +111,18 @@ class ExportWorker:
 
     def submit(self, jobs: list[ExportJob]) -> None:
         """Hand the jobs to the worker, which starts on them at once."""
-        with stage("export job files"):
-            self._write_jobs(jobs)
-
-    def _write_jobs(self, jobs: list[ExportJob]) -> None:
         self._jobs = list(jobs)
         folder = self._folder = Path(tempfile.mkdtemp(prefix="export-", dir=self._parent))
         listing = []
-        for i, job in enumerate(jobs):
-            entry = {"xml": str(job.xml), "bin": str(job.weights), "device": job.device, "config": job.config}
-            if job.samples is not None:
-                np.savez(
-                    folder / f"{i}.npz", **{f"{j}_{k}": a for j, s in enumerate(job.samples) for k, a in enumerate(s)}
-                )
-                entry["samples"] = f"{i}.npz"
-            listing.append(entry)
-        (folder / "jobs.json").write_text(json.dumps(listing))
+        with stage("export job files"):
+            for i, job in enumerate(jobs):
+                entry = {"xml": str(job.xml), "bin": str(job.weights), "device": job.device, "config": job.config}
+                if job.samples is not None:
+                    samples = {f"{j}_{k}": a for j, s in enumerate(job.samples) for k, a in enumerate(s)}
+                    np.savez(folder / f"{i}.npz", **samples)
+                    entry["samples"] = f"{i}.npz"
+                listing.append(entry)
+            (folder / "jobs.json").write_text(json.dumps(listing))
         assert self._process.stdin is not None
         try:
             self._process.stdin.write(f"{folder / 'jobs.json'}\n")

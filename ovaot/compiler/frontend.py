@@ -105,6 +105,11 @@ def infer_shapes(model: ModelProto, name: str) -> ModelProto:
     return model
 
 
+def _may_name_external_data(contents: bytes | mmap.mmap) -> bool:
+    """Whether a model file's bytes may name external data files: those are named by a "location" entry."""
+    return contents.find(b"location") >= 0
+
+
 def source_digest(source: str | os.PathLike | ModelProto) -> str:
     """'blake3:<hex>' identifying the input: a file's bytes and its external data files, or a ModelProto's
     contents. BLAKE3 over the memory-mapped file, on every core (a tree hash: the same digest either way), is
@@ -121,7 +126,7 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
             return "blake3:" + digest.hexdigest()  # an empty file: not ONNX, which loading will say
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             digest.update(mapped)
-            external = mapped.find(b"location") >= 0  # external data is named by a "location" entry
+            external = _may_name_external_data(mapped)
     if not external:
         return "blake3:" + digest.hexdigest()
     try:
@@ -162,7 +167,7 @@ def read_checked(
         data = binary.read_bytes() if binary is not None and binary.is_file() else None
         model, name = read_model(source, data)
     with stage("check"):
-        check_model(model, name, binary, data if data is not None and b"location" not in data else None)
+        check_model(model, name, binary, data if data is not None and not _may_name_external_data(data) else None)
     del data
     with stage("normalise"):
         model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check

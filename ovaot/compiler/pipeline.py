@@ -32,7 +32,7 @@ from ovaot.compiler.value_info import value_info
 from ovaot.defect_table import known_defects
 from ovaot.errors import OvaotError
 from ovaot.format.manifest import SCHEMA_VERSION, Manifest, PlanMode, PlanName, SupportSource
-from ovaot.format.package import BLOB_SUFFIX, MemberData, PackageReader, describe_members
+from ovaot.format.package import BLOB_SUFFIX, MemberData, PackageReader
 from ovaot.format.package_writer import PackageWriter, package_order
 from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
@@ -107,7 +107,6 @@ def _compile(
         with stage("up-to-date check"):
             existing = None if rebuild else _up_to_date(Path(output), digest, parsed, options)
         if existing is not None:
-            log.info("%s is up to date", output)
             return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
         writer = PackageWriter(output)  # members are written as they are made; the package replaces output
         build = PackageBuild(parsed, options, exporters, temps, progress, writer)
@@ -157,8 +156,8 @@ class PackageBuild:
     export use that conversion) and, where the capability query's answer is likely known (the whole model on a
     device that is here), the target plan's export starts at once, while shapes are inferred and the passes
     run. finish() takes the model the passes left: if they changed it, it is converted again and what was
-    started is dropped. Each plan's blobs are exported while the next plan is built; `early` is handed each
-    member as soon as it is made (in package_order) to the `writer`, so that the package is written meanwhile.
+    started is dropped. Each plan's blobs are exported while the next plan is built; the `writer` is handed
+    each member as soon as it is made (in package_order), so that the package is written meanwhile.
     """
 
     def __init__(
@@ -166,13 +165,12 @@ class PackageBuild:
         target: Target,
         options: CompileOptions,
         exporters: _Exporters,
-        temps: SaveTemps | None = None,
-        progress: Callable[[str], None] | None = None,
-        writer: PackageWriter | None = None,
+        temps: SaveTemps | None,
+        progress: Callable[[str], None] | None,
+        writer: PackageWriter,
     ) -> None:
         self.target, self.options, self.exporters = target, options, exporters
         self.temps, self.progress, self.writer = temps, progress, writer
-        self.early = writer.add if writer is not None else (lambda name, data: None)
         self.core = ov.Core()
         self.specs = [PlanSpec(PlanName.TARGET, target.mode, list(target.devices))]
         absent = [d for d in target.devices if not device_present(self.core, d)]
@@ -202,10 +200,10 @@ class PackageBuild:
         if likely is None:
             return
         context = self._context(model, index)
-        builder = PlanBuilder(self.specs[0], context, self.configs, {}, self.exporters.next, self.early)
+        builder = PlanBuilder(self.specs[0], context, self.configs, {}, self.exporters.next, self.writer.add)
         with stage("partition build"):
             builder.start(likely)
-        _hand_over(builder.members, self.early)
+        _hand_over(builder.members, self.writer)
         builder.rebase(None)  # the model as read goes once its shapes are inferred
         self._started = builder
 
@@ -223,7 +221,7 @@ class PackageBuild:
             reference = _reference(model, self.options) if self.options.validate else None
         context = self._context(model, index, reference)
         builders = [
-            PlanBuilder(spec, context, self.configs, {}, self.exporters.next, self.early) for spec in self.specs
+            PlanBuilder(spec, context, self.configs, {}, self.exporters.next, self.writer.add) for spec in self.specs
         ]
         if self._started is not None:
             builders[0], self._started = self._started, None
@@ -237,16 +235,16 @@ class PackageBuild:
                     )
                 with stage("partition build"):
                     builder.start(supports)
-            _hand_over({name: data for b in builders for name, data in b.members.items()}, self.early)
+            _hand_over({name: data for b in builders for name, data in b.members.items()}, self.writer)
             with stage("partition build"):
                 built = [builder.finish() for builder in builders]
         finally:
             for builder in builders:
                 builder.close()
         members = {name: data for _, plan_members in built for name, data in plan_members.items()}
-        _hand_over(members, self.early, blobs=True)
+        _hand_over(members, self.writer, blobs=True)
         with stage("package hash"):
-            described = self.writer.describe(members) if self.writer is not None else describe_members(members)
+            described = self.writer.describe(members)
         manifest = Manifest(
             schema_version=SCHEMA_VERSION,
             ovaot_version=__version__,
@@ -294,13 +292,11 @@ class PackageBuild:
         )
 
 
-def _hand_over(
-    members: Mapping[str, MemberData], early: Callable[[str, MemberData], None], blobs: bool = False
-) -> None:
-    """Hand the members made so far to `early`, in package order; blobs only once every plan is built."""
+def _hand_over(members: Mapping[str, MemberData], writer: PackageWriter, blobs: bool = False) -> None:
+    """Hand the members made so far to the writer, in package order; blobs only once every plan is built."""
     for name in package_order(members):
         if blobs or not name.endswith(BLOB_SUFFIX):
-            early(name, members[name])
+            writer.add(name, members[name])
 
 
 def _likely_support(

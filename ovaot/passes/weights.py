@@ -58,11 +58,12 @@ def saved_with_external_weights(model: ModelProto, folder: Path) -> Iterator[Pat
     """Within the block, `model` as an ONNX file in `folder` whose large weights lie in a file beside it (ONNX
     external data), written from the weights' own bytes: the whole model is never serialised into one buffer
     (for resnet50, serialising takes 340 MB more at its peak). The model is as it was after the block; the
-    files stay, for whoever holds what was read from them (OpenVINO reads a framework node's data later)."""
+    files stay in `folder` (the compile's scratch, removed with it), since OpenVINO's model maps the weights."""
     stash = set_weights_aside(model)
     aside = [t for t in model.graph.initializer if t.name in stash.data]
     try:
         fd, name = tempfile.mkstemp(prefix="model-", suffix=".onnx", dir=folder)
+        os.close(fd)
         path = Path(name)
         weights = path.with_suffix(".weights")
         with open(weights, "wb") as out:
@@ -74,8 +75,7 @@ def saved_with_external_weights(model: ModelProto, folder: Path) -> Iterator[Pat
                 del tensor.external_data[:]
                 for key, value in (("location", weights.name), ("offset", offset), ("length", len(data))):
                     tensor.external_data.add(key=key, value=str(value))
-        with os.fdopen(fd, "wb") as out:
-            out.write(model.SerializeToString())
+        path.write_bytes(model.SerializeToString())
         yield path
     finally:
         for tensor in aside:  # marked as set aside again, so that the stash gives their bytes back
