@@ -144,11 +144,15 @@ def _free_port() -> int:
 class Server:
     """`ovaot serve` as a subprocess on 127.0.0.1 and free ports, ready when constructed; stop() by its PID."""
 
-    def __init__(self, packages: list[Path], *extra: str) -> None:
+    def __init__(self, packages: list[Path], *extra: str, cpus: set[int] | None = None) -> None:
+        """`cpus`: the cores the server may run on (its own and OpenVINO's threads), all of them by default."""
         self.http, self.grpc = _free_port(), _free_port()
         command = [sys.executable, "-m", "ovaot", "serve", *map(str, packages), *extra]
         command += ["--http-port", str(self.http), "--grpc-port", str(self.grpc)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        pin = None if cpus is None else functools.partial(os.sched_setaffinity, 0, cpus)
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=pin
+        )
         self.url = f"127.0.0.1:{self.http}"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -150,3 +150,41 @@ def test_string_inputs_arrive_as_bytes_and_run_as_strings(server):
     tensor = httpclient.InferInput("words", [3], "BYTES")
     tensor.set_data_from_numpy(words, binary_data=False)
     assert client.infer("labels", [tensor]).as_numpy("ids").tolist() == [2, 1, 0]
+
+
+def test_run_time_options_reach_the_loaded_model(packages):
+    """--option performance_hint=THROUGHPUT: the served model gets the streams OpenVINO gives that hint in
+    process, and concurrent requests still get the in-process results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    in_process = ovaot.load(packages[0], performance_hint="THROUGHPUT")
+    streams = in_process.runners[0].compiled.get_property("NUM_STREAMS")
+    running = Server([packages[0]], "--option", "performance_hint=throughput")
+    try:
+        images = [_image(batch) for batch in (1, 2, 3, 4)]
+
+        def infer(image: np.ndarray) -> np.ndarray:
+            client = grpcclient.InferenceServerClient(f"127.0.0.1:{running.grpc}")
+            tensor = grpcclient.InferInput("image", list(image.shape), "FP32")
+            tensor.set_data_from_numpy(image)
+            return client.infer("tiny", [tensor]).as_numpy("probabilities")
+
+        with ThreadPoolExecutor(4) as pool:
+            for image, got in zip(images, pool.map(infer, images)):
+                want = in_process.run(None, {"image": image})[0]
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    finally:
+        assert running.stop() == 0
+    announced = running.process.stderr.read()
+    assert f"PERFORMANCE_HINT THROUGHPUT, NUM_STREAMS {streams}" in announced, announced[-2000:]
+
+
+def test_a_bad_run_time_option_is_one_clear_error(packages):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "ovaot", "serve", str(packages[0]), "--option", "performance_hint=fastest"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "performance_hint must be one of LATENCY, THROUGHPUT, CUMULATIVE_THROUGHPUT" in done.stderr
+    assert "Traceback" not in done.stderr

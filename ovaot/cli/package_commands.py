@@ -214,8 +214,24 @@ def export_command(package: Path, fmt: str, repository: Path, name: str | None, 
 @click.option("--http-port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--grpc-port", type=click.IntRange(0, 65535), default=8081, show_default=True)
 @click.option("--name", help="The model's name (one package only; default: each package's file stem).")
-def serve_command(packages: tuple[Path, ...], host: str, http_port: int, grpc_port: int, name: str | None) -> None:
+@click.option(
+    "--option",
+    "run_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A run-time OpenVINO EP option for loading the packages: device_id, num_of_threads, num_streams, "
+    "performance_hint (repeatable). performance_hint=THROUGHPUT runs concurrent requests in parallel streams.",
+)
+def serve_command(
+    packages: tuple[Path, ...],
+    host: str,
+    http_port: int,
+    grpc_port: int,
+    name: str | None,
+    run_options: tuple[str, ...],
+) -> None:
     """Serve PACKAGES over KServe's Open Inference Protocol (v2 REST and gRPC) until SIGTERM; needs ovaot[serve]."""
     from ovaot.integrations.serving import serve
+    from ovaot.options import parse_key_values
 
-    serve(list(packages), host, http_port, grpc_port, name)
+    serve(list(packages), host, http_port, grpc_port, name, parse_key_values(run_options))

@@ -12,7 +12,9 @@ The SDK binds every interface (REST "0.0.0.0", gRPC "[::]"); ovaot binds only th
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +54,9 @@ def tensor_metadata(values: list[ValueInfo]) -> list[dict[str, Any]]:
     ]
 
 
-def package_model(name: str, package: str | Path) -> Any:
-    """A kserve.Model serving `package` under `name` (needs the SDK: ovaot[serve])."""
+def package_model(name: str, package: str | Path, options: dict[str, Any] | None = None) -> Any:
+    """A kserve.Model serving `package` under `name`, loaded with the run-time EP `options` (ovaot.load's
+    keywords: device_id, num_of_threads, num_streams, performance_hint). Needs the SDK: ovaot[serve]."""
     import kserve
     from kserve.errors import InvalidInput
     from kserve.protocol.infer_type import InferOutput, InferResponse
@@ -67,7 +70,10 @@ def package_model(name: str, package: str | Path) -> Any:
             self.session: Any = None
 
         def load(self) -> bool:
-            self.session = load(package)
+            self.session = load(package, **(options or {}))
+            # as many inferences at once as the compiled model runs well: more would only take turns on the
+            # same cores (and evict each other's caches); the requests beyond wait in the pool's queue
+            self._runs = ThreadPoolExecutor(self.session.optimal_runs_at_once, thread_name_prefix=f"ovaot-{name}")
             self._declared = {v.name: v for v in self.session.manifest.inputs}
             self.ready = True
             return self.ready
@@ -95,7 +101,7 @@ def package_model(name: str, package: str | Path) -> Any:
                 feed[tensor.name] = array
             wanted = [o.name for o in payload.request_outputs] if payload.request_outputs else None
             try:  # off the event loop: other requests are served while this one runs
-                values = await asyncio.to_thread(self.session.run, wanted, feed)
+                values = await asyncio.get_running_loop().run_in_executor(self._runs, self.session.run, wanted, feed)
             except (InputError, UsageError) as exc:
                 raise InvalidInput(str(exc)) from None
             names = wanted or [o.name for o in self.session.manifest.outputs]
@@ -111,8 +117,15 @@ def package_model(name: str, package: str | Path) -> Any:
     return PackageModel()
 
 
-def serve(packages: list[Path], host: str, http_port: int, grpc_port: int, name: str | None = None) -> None:
-    """Load every package and serve them until SIGTERM or SIGINT (blocks)."""
+def serve(
+    packages: list[Path],
+    host: str,
+    http_port: int,
+    grpc_port: int,
+    name: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Load every package (with the run-time EP `options`) and serve them until SIGTERM or SIGINT (blocks)."""
     if name is not None and len(packages) != 1:
         raise UsageError("--name names one package; with several, each is served under its file stem")
     names = [name] if name else [p.stem for p in packages]
@@ -123,13 +136,31 @@ def serve(packages: list[Path], host: str, http_port: int, grpc_port: int, name:
         import kserve.model_server as sdk_server
     except ImportError:
         raise UsageError("ovaot serve needs the KServe SDK: pip install 'ovaot[serve]'") from None
-    models = [package_model(n, p) for n, p in zip(names, packages)]
-    for model in models:
+    models = [package_model(n, p, options) for n, p in zip(names, packages)]
+    for model, package in zip(models, packages):
         model.load()  # before listening: ready means loaded
+        print(f"ovaot serve: {model.name} <- {package}: {describe(model.session)}", file=sys.stderr, flush=True)
     sdk_server.RESTServer, sdk_server.GRPCServer = _bound_servers(host)
     server = kserve.ModelServer(http_port=http_port, grpc_port=grpc_port, workers=1)
     server.dataplane.decode_inference_request = _binary_kept(server.dataplane.decode_inference_request)
     server.start(models)
+
+
+def describe(session: Any) -> str:
+    """Where each partition of a loaded session runs; for OpenVINO's, the performance hint and streams it got."""
+    from ovaot.loader.openvino_runner import CompiledPartition
+
+    parts = []
+    for placement, runner in zip(session.placements, session.runners):
+        if not placement.devices:
+            parts.append(f"partition {placement.partition}: numpy fallback")
+            continue
+        where = ", ".join(f"{device} ({how})" for device, how in zip(placement.devices, placement.how))
+        if isinstance(runner, CompiledPartition):
+            hint, streams = (runner.compiled.get_property(key) for key in ("PERFORMANCE_HINT", "NUM_STREAMS"))
+            where += f", PERFORMANCE_HINT {hint}, NUM_STREAMS {streams}"
+        parts.append(f"partition {placement.partition}: {where}")
+    return "; ".join(parts)
 
 
 def _binary_kept(decode: Any) -> Any:
@@ -224,4 +255,4 @@ def _bound_servers(host: str) -> tuple[type, type]:
     return BoundRESTServer, BoundGRPCServer
 
 
-__all__ = ["V2_DATATYPES", "package_model", "serve", "tensor_metadata"]
+__all__ = ["V2_DATATYPES", "describe", "package_model", "serve", "tensor_metadata"]

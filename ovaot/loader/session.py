@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
@@ -213,6 +214,16 @@ class Session:
         """The partitions' runners, in plan order: OpenVINO's (CompiledPartition) and the fallback's."""
         return list(self._runners)
 
+    @functools.cached_property
+    def optimal_runs_at_once(self) -> int:
+        """How many runs at once keep this host busy without crowding it: for a plan that is one OpenVINO
+        partition on one device, what the compiled model says (OPTIMAL_NUMBER_OF_INFER_REQUESTS: 1 with the
+        CPU's LATENCY hint, one per stream with THROUGHPUT); else 2."""
+        runner = self._runners[0] if len(self._runners) == 1 else None
+        if isinstance(runner, CompiledPartition):
+            return max(1, int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        return 2
+
     def run_many(
         self,
         feeds: Sequence[Mapping[str, Any]],
@@ -232,7 +243,7 @@ class Session:
             runner = self._runners[0] if len(self._runners) == 1 else None
             if isinstance(runner, CompiledPartition):
                 if in_flight is None:
-                    in_flight = max(2, int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+                    in_flight = max(2, self.optimal_runs_at_once)
                 envs = (self._check_feed(feed) for feed in feeds)
                 return [[env[name] for name in wanted] for env in runner.run_pipelined(envs, in_flight)]
             from concurrent.futures import ThreadPoolExecutor
