@@ -6,6 +6,7 @@ import logging
 import mmap
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from ovaot.compiler.type_inference import (
 )
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
-from ovaot.passes.weights import set_weights_aside
+from ovaot.passes.weights import Stash, set_weights_aside
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,11 @@ def check_model(model: ModelProto, name: str, path: Path | None = None, data: by
         raise ModelError(f"{name}: fails the ONNX checker: {first_line(exc)}") from None
 
 
-def infer_shapes(model: ModelProto, name: str) -> ModelProto:
+def infer_shapes(model: ModelProto, name: str, aside: Stash | None = None) -> ModelProto:
     """The model with its shapes inferred. It consumes `model`: the large weights move to the result (the
-    input keeps none), so that they are never held twice."""
-    stash = set_weights_aside(model)
+    input keeps none), so that they are never held twice. `aside`: the weights, where the caller has set them
+    aside already; they go into the result."""
+    stash = aside if aside is not None else set_weights_aside(model)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # shape inference is an aid, not a gate
@@ -159,7 +161,22 @@ def read_checked(
     """The model read, checked and normalised, with --input-shape's shapes; its shapes not inferred yet.
     `static_for` names a target whose devices compile static shapes only: the dimensions left dynamic become
     1, with a warning."""
-    digest = digest or source_digest(source)
+    if digest is not None:
+        return LoadedModel(*_read_normalised(source, input_shapes, static_for), source_digest=digest)
+    # hashed on a thread while the model is read and checked: BLAKE3 lets go of the GIL
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-hash") as hashing:
+        digest_later = hashing.submit(source_digest, source)
+        try:
+            model, name = _read_normalised(source, input_shapes, static_for)
+        except BaseException:
+            digest_later.cancel()
+            raise
+        return LoadedModel(model, name, source_digest=digest_later.result())
+
+
+def _read_normalised(
+    source: str | os.PathLike | ModelProto, input_shapes: Mapping | None, static_for: str | None
+) -> tuple[ModelProto, str]:
     binary = _binary_file(source)
     with stage("read"):
         # a binary file is read once: parsed, and checked, from the same bytes (with external data, the
@@ -181,4 +198,4 @@ def read_checked(
                     static_for,
                     ", ".join(fixed),
                 )
-    return LoadedModel(model=model, source_name=name, source_digest=digest)
+    return model, name

@@ -38,6 +38,7 @@ from ovaot.passes import Pass, run_passes, select_passes
 from ovaot.passes.manager import StepHook
 from ovaot.passes.registry import optimisation_passes
 from ovaot.passes.verification import PassVerifier
+from ovaot.passes.weights import Stash, set_weights_aside
 from ovaot.targets import Target, parse_target
 from ovaot.version import __version__
 
@@ -101,21 +102,27 @@ def _compile(
     passes = select_passes(optimisation_passes(options.fold_limit_bytes), options.passes)
     temps = SaveTemps(options.save_temps) if options.save_temps is not None else None
     with _Exporters(options.reproducible, room_for(_size_of(model))) as exporters:  # a worker starts now
-        with stage("source hash"):
-            digest = frontend.source_digest(model)
         rebuild = force or options.save_temps is not None or sign is not None
-        with stage("up-to-date check"):
-            existing = None if rebuild else _up_to_date(Path(output), digest, parsed, options)
-        if existing is not None:
-            return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
+        digest = None  # with no package to compare with, the model is hashed while it is read
+        if not rebuild and Path(output).exists():
+            with stage("source hash"):
+                digest = frontend.source_digest(model)
+            with stage("up-to-date check"):
+                existing = _up_to_date(Path(output), digest, parsed, options)
+            if existing is not None:
+                return CompileResult(output=Path(output), manifest=existing, up_to_date=True)
         writer = PackageWriter(output)  # members are written as they are made; the package replaces output
         build = PackageBuild(parsed, options, exporters, temps, progress, writer)
         try:
             static_for = parsed.spec if parsed.static_shapes else None
             loaded = frontend.read_checked(model, digest, options.input_shapes, static_for)
-            build.start(loaded)  # the likely plan exports while shapes are inferred and the passes run
+            # the large weights leave the model once for both what follows: the conversion writes them out,
+            # shape inference runs without them and puts them into the model it returns
+            with stage("weights aside"):
+                aside = set_weights_aside(loaded.model)
+            build.start(loaded, aside)  # the likely plan exports while shapes are inferred and the passes run
             with stage("shape inference"):
-                loaded.model = frontend.infer_shapes(loaded.model, loaded.source_name)
+                loaded.model = frontend.infer_shapes(loaded.model, loaded.source_name, aside)
             before = _op_types(loaded.model)
             with stage("passes"):
                 optimised, changed = run_passes(loaded.model, passes, _pass_hook(temps, options.verify_passes))
@@ -188,10 +195,11 @@ class PackageBuild:
         self.converted: tuple[ov.Model, bool] | None = None
         self._started: PlanBuilder | None = None  # the target plan, started on the likely capability
 
-    def start(self, loaded: frontend.LoadedModel) -> None:
+    def start(self, loaded: frontend.LoadedModel, aside: Stash) -> None:
+        """`aside`: the model's large weights, set aside (they stay aside)."""
         model = loaded.model
         with stage("conversion"):
-            self.converted = convert_whole(model, self.devices, self.core, self.exporters.folder)
+            self.converted = convert_whole(model, self.devices, self.core, self.exporters.folder, aside)
         if self.options.quantize or self.options.compress_weights:
             return  # their calibration and compression work on the model as it ships
         with stage("graph index"):

@@ -73,15 +73,16 @@ def refine_if_shapes(model: ModelProto) -> int:
     inputs are the outer values it reads. Returns how many outputs were refined.
     """
     graph = model.graph
+    ifs = [n for n in graph.node if n.op_type == "If" and n.domain in ("", "ai.onnx")]
+    if not ifs:
+        return 0  # the maps below take tens of milliseconds on a model of hundreds of weights
     known = {v.name: v for v in [*graph.input, *graph.value_info, *graph.output] if v.type.HasField("tensor_type")}
     for weight in graph.initializer:
         known.setdefault(weight.name, helper.make_tensor_value_info(weight.name, weight.data_type, weight.dims))
     # small constants (axes, shapes) go in with their values, which inference reads
     small = {t.name: t for t in graph.initializer if t.ByteSize() <= 4096}
     refined = 0
-    for node in graph.node:
-        if node.op_type != "If" or node.domain not in ("", "ai.onnx"):
-            continue
+    for node in ifs:
         if all(o in known and known[o].type.tensor_type.HasField("shape") for o in node.output):
             continue
         branches = {a.name: a.g for a in node.attribute if a.type == onnx.AttributeProto.GRAPH}

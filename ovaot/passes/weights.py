@@ -54,20 +54,22 @@ def weights_aside(model: ModelProto) -> Iterator[Stash]:
 
 
 @contextmanager
-def saved_with_external_weights(model: ModelProto, folder: Path) -> Iterator[Path]:
+def saved_with_external_weights(model: ModelProto, folder: Path, aside: Stash | None = None) -> Iterator[Path]:
     """Within the block, `model` as an ONNX file in `folder` whose large weights lie in a file beside it (ONNX
     external data), written from the weights' own bytes: the whole model is never serialised into one buffer
     (for resnet50, serialising takes 340 MB more at its peak). The model is as it was after the block; the
-    files stay in `folder` (the compile's scratch, removed with it), since OpenVINO's model maps the weights."""
-    stash = set_weights_aside(model)
-    aside = [t for t in model.graph.initializer if t.name in stash.data]
+    files stay in `folder` (the compile's scratch, removed with it), since OpenVINO's model maps the weights.
+    `aside`: the model's weights, set aside already by the caller, who puts them back (each 100 MB set aside and
+    put back costs 0.1 s)."""
+    stash = aside if aside is not None else set_weights_aside(model)
+    aside_tensors = [t for t in model.graph.initializer if t.name in stash.data]
     try:
         fd, name = tempfile.mkstemp(prefix="model-", suffix=".onnx", dir=folder)
         os.close(fd)
         path = Path(name)
         weights = path.with_suffix(".weights")
         with open(weights, "wb") as out:
-            for tensor in aside:
+            for tensor in aside_tensors:
                 data = stash.data[tensor.name]
                 out.write(bytes(-out.tell() % _ALIGNMENT))
                 offset = out.tell()
@@ -78,10 +80,11 @@ def saved_with_external_weights(model: ModelProto, folder: Path) -> Iterator[Pat
         path.write_bytes(model.SerializeToString())
         yield path
     finally:
-        for tensor in aside:  # marked as set aside again, so that the stash gives their bytes back
+        for tensor in aside_tensors:  # marked as set aside again, so that the stash gives their bytes back
             del tensor.external_data[:]
             tensor.external_data.add(key="location", value=_MARK)
-        stash.restore(model)
+        if aside is None:
+            stash.restore(model)
 
 
 def inferred_value_info(model: ModelProto, data_prop: bool = False) -> dict[str, onnx.ValueInfoProto]:
