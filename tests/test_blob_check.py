@@ -237,3 +237,23 @@ def test_in_this_process_the_check_runs_only_on_samples_the_reference_accepts(tm
     result, _ = compile_and_load(_col2im_with_pads_as_input(), tmp_path, reproducible=False)
     [check] = result.manifest.partitions[0].blob_checks.values()
     assert check.status == BlobCheckStatus.NOT_RUN and "onnx.reference cannot run the partition" in check.detail
+
+
+def test_in_this_process_the_reference_sees_the_weights_set_aside(tmp_path):
+    # an embedding lookup: its indices are an integer input, so in this process (reproducible=False) the check
+    # keeps a sample only where onnx.reference runs the partition, whose table (16 KiB) the compiler had set
+    # aside while the likely plan started: the reference must get it back, or the blob goes unchecked
+    table = np.random.default_rng(5).standard_normal((256, 16)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["rows"]), helper.make_node("Relu", ["rows"], ["y"])],
+        "embedding",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 16])],
+        [numpy_helper.from_array(table, "table")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    result, session = compile_and_load(model, tmp_path, reproducible=False)
+    [check] = result.manifest.partitions[0].blob_checks.values()
+    assert check.status == BlobCheckStatus.PASSED, check
+    ids = np.array([0, 255, 7, 7])
+    np.testing.assert_array_equal(session.run(None, {"ids": ids})[0], np.maximum(table[ids], 0))

@@ -174,17 +174,37 @@ def test_run_time_options_reach_the_loaded_model(packages):
                 want = in_process.run(None, {"image": image})[0]
                 np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     finally:
-        assert running.stop() == 0
+        stopped = running.stop()
+    assert stopped == 0
     announced = running.process.stderr.read()
     assert f"PERFORMANCE_HINT THROUGHPUT, NUM_STREAMS {streams}" in announced, announced[-2000:]
 
 
-def test_a_bad_run_time_option_is_one_clear_error(packages):
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("performance_hint=fastest", "performance_hint must be one of LATENCY, THROUGHPUT, CUMULATIVE_THROUGHPUT"),
+        ("strict=false", "--option strict: ovaot serve takes the run-time options device_id, num_of_threads"),
+    ],
+)
+def test_a_bad_run_time_option_is_one_clear_error(packages, option, message):
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "ovaot", "serve", str(packages[0]), "--option", "performance_hint=fastest"]
+    command = [sys.executable, "-m", "ovaot", "serve", str(packages[0]), "--option", option]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
-    assert "performance_hint must be one of LATENCY, THROUGHPUT, CUMULATIVE_THROUGHPUT" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_announcement_says_where_each_partition_runs(packages):
+    from ovaot.integrations.serving import describe
+
+    said = describe(ovaot.load(packages[1])).split("; ")
+    partitions = ovaot.load(packages[1]).manifest.partitions
+    assert len(said) == len(partitions)
+    for line, partition in zip(said, partitions):
+        if partition.kind == "fallback":
+            assert line.endswith("numpy fallback"), line
+        else:
+            assert "CPU (blob, PERFORMANCE_HINT LATENCY, NUM_STREAMS 1)" in line, line

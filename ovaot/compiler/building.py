@@ -45,6 +45,7 @@ from ovaot.format.manifest import (
     SupportSource,
 )
 from ovaot.format.package import BLOB_SUFFIX, MemberData
+from ovaot.passes.weights import Stash
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,16 @@ class BuildContext:
     progress: Callable[[str], None] | None = None
     quantizer: Quantizer | None = None  # --quantize: NNCF on the calibration samples
     compressor: WeightCompressor | None = None  # --compress-weights
+    # the model's large weights where they are set aside (while the likely plan starts): a subgraph extracted
+    # from the model gets them from here
+    aside: Stash | None = None
+
+    def extract(self, node_ids: list[int], name: str) -> ModelProto:
+        """A standalone model of the nodes (GraphIndex.extract), with the weights they read."""
+        subgraph = self.index.extract(self.model, node_ids, name)[0]
+        if self.aside is not None:
+            self.aside.fill(subgraph)
+        return subgraph
 
 
 @dataclass
@@ -215,7 +226,7 @@ def _partition(
     # the standalone subgraph copies the weights it reads: made only where something reads it
     needed = whole is None or context.temps is not None
     with stage("subgraph extraction"):
-        subgraph = context.index.extract(context.model, node_ids, name)[0] if needed else None
+        subgraph = context.extract(node_ids, name) if needed else None
     nodes = [_placement(context.index, i, plan.decided[i][1]) for i in node_ids]
     if context.temps is not None:
         context.temps.partition(spec.name, number, group.label, subgraph)
@@ -312,7 +323,7 @@ def _check_samples(
         return None, "a parameter has a dynamic rank or a type numpy lacks"
     if context.options.reproducible or _read_as_float_data(context.index, node_ids, input_ports):
         return samples, ""
-    subgraph = context.index.extract(context.model, node_ids, "blob_check_partition")[0]
+    subgraph = context.extract(node_ids, "blob_check_partition")
     runnable = tuple(s for s in samples if reference_values(subgraph, dict(zip(input_ports, s))) is not None)
     if not runnable:
         return None, "onnx.reference cannot run the partition on a seeded sample, so OpenVINO is not run on it here"

@@ -161,16 +161,14 @@ def read_checked(
     """The model read, checked and normalised, with --input-shape's shapes; its shapes not inferred yet.
     `static_for` names a target whose devices compile static shapes only: the dimensions left dynamic become
     1, with a warning."""
-    if digest is not None:
+    if digest is not None or isinstance(source, ModelProto):
+        digest = digest or source_digest(source)
         return LoadedModel(*_read_normalised(source, input_shapes, static_for), source_digest=digest)
-    # hashed on a thread while the model is read and checked: BLAKE3 lets go of the GIL
+    # a file is hashed on a thread while the model is read and checked: BLAKE3 lets go of the GIL (a failed
+    # read waits for the hash to end, a tenth of a second at most)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-hash") as hashing:
         digest_later = hashing.submit(source_digest, source)
-        try:
-            model, name = _read_normalised(source, input_shapes, static_for)
-        except BaseException:
-            digest_later.cancel()
-            raise
+        model, name = _read_normalised(source, input_shapes, static_for)
         return LoadedModel(model, name, source_digest=digest_later.result())
 
 

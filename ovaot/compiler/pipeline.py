@@ -116,8 +116,9 @@ def _compile(
         try:
             static_for = parsed.spec if parsed.static_shapes else None
             loaded = frontend.read_checked(model, digest, options.input_shapes, static_for)
-            # the large weights leave the model once for both what follows: the conversion writes them out,
-            # shape inference runs without them and puts them into the model it returns
+            # the large weights leave the model once for what follows: the conversion writes them out, the likely
+            # plan's start fills the subgraphs it extracts from them, shape inference runs without them and puts
+            # them into the model it returns
             with stage("weights aside"):
                 aside = set_weights_aside(loaded.model)
             build.start(loaded, aside)  # the likely plan exports while shapes are inferred and the passes run
@@ -207,7 +208,7 @@ class PackageBuild:
         likely = _likely_support(self.specs[0], index, self.core, self.converted, self.options, self.temps)
         if likely is None:
             return
-        context = self._context(model, index)
+        context = replace(self._context(model, index), aside=aside)
         builder = PlanBuilder(self.specs[0], context, self.configs, {}, self.exporters.next, self.writer.add)
         with stage("partition build"):
             builder.start(likely)

@@ -68,8 +68,10 @@ def package_model(name: str, package: str | Path, options: dict[str, Any] | None
         def __init__(self) -> None:
             super().__init__(name)
             self.session: Any = None
+            self._runs: ThreadPoolExecutor | None = None
 
         def load(self) -> bool:
+            self.stop()  # a model loaded again lets go of what it held
             self.session = load(package, **(options or {}))
             # as many inferences at once as the compiled model runs well: more would only take turns on the
             # same cores (and evict each other's caches); the requests beyond wait in the pool's queue
@@ -77,6 +79,16 @@ def package_model(name: str, package: str | Path, options: dict[str, Any] | None
             self._declared = {v.name: v for v in self.session.manifest.inputs}
             self.ready = True
             return self.ready
+
+        def stop(self) -> None:
+            """Unloaded (or loaded again): the runs in flight finish, then the session is closed."""
+            if self._runs is not None:
+                self._runs.shutdown()
+                self._runs = None
+            if self.session is not None:
+                self.session.close()
+                self.session = None
+            super().stop()
 
         def get_input_types(self) -> list[dict[str, Any]]:
             return tensor_metadata(self.session.manifest.inputs)
@@ -101,7 +113,10 @@ def package_model(name: str, package: str | Path, options: dict[str, Any] | None
                 feed[tensor.name] = array
             wanted = [o.name for o in payload.request_outputs] if payload.request_outputs else None
             try:  # off the event loop: other requests are served while this one runs
-                values = await asyncio.get_running_loop().run_in_executor(self._runs, self.session.run, wanted, feed)
+                runs = self._runs
+                if runs is None:
+                    raise InvalidInput(f"model {name!r} is not loaded")
+                values = await asyncio.get_running_loop().run_in_executor(runs, self.session.run, wanted, feed)
             except (InputError, UsageError) as exc:
                 raise InvalidInput(str(exc)) from None
             names = wanted or [o.name for o in self.session.manifest.outputs]
@@ -115,6 +130,9 @@ def package_model(name: str, package: str | Path, options: dict[str, Any] | None
             return InferResponse(payload.id or str(uuid.uuid4()), self.name, outputs, use_binary_outputs=binary)
 
     return PackageModel()
+
+
+RUN_TIME_OPTIONS = ("device_id", "num_of_threads", "num_streams", "performance_hint")  # what --option takes
 
 
 def serve(
@@ -131,6 +149,9 @@ def serve(
     names = [name] if name else [p.stem for p in packages]
     if len(set(names)) != len(names):
         raise UsageError(f"two packages would be served under the same name: {sorted(names)}")
+    unknown = sorted(set(options or {}) - set(RUN_TIME_OPTIONS))
+    if unknown:
+        raise UsageError(f"--option {unknown[0]}: ovaot serve takes the run-time options {', '.join(RUN_TIME_OPTIONS)}")
     try:
         import kserve
         import kserve.model_server as sdk_server
@@ -147,20 +168,30 @@ def serve(
 
 
 def describe(session: Any) -> str:
-    """Where each partition of a loaded session runs; for OpenVINO's, the performance hint and streams it got."""
-    from ovaot.loader.openvino_runner import CompiledPartition
+    """Where each partition of a loaded session runs; on each OpenVINO device, the performance hint and streams
+    the compiled model got ("?" where the device does not say)."""
+    from ovaot.loader.openvino_runner import MultiDevicePartition
 
     parts = []
     for placement, runner in zip(session.placements, session.runners):
         if not placement.devices:
             parts.append(f"partition {placement.partition}: numpy fallback")
             continue
-        where = ", ".join(f"{device} ({how})" for device, how in zip(placement.devices, placement.how))
-        if isinstance(runner, CompiledPartition):
-            hint, streams = (runner.compiled.get_property(key) for key in ("PERFORMANCE_HINT", "NUM_STREAMS"))
-            where += f", PERFORMANCE_HINT {hint}, NUM_STREAMS {streams}"
+        per_device = runner.per_device if isinstance(runner, MultiDevicePartition) else [runner]
+        where = ", ".join(
+            f"{compiled.device} ({compiled.how}, PERFORMANCE_HINT {_property(compiled.compiled, 'PERFORMANCE_HINT')}"
+            f", NUM_STREAMS {_property(compiled.compiled, 'NUM_STREAMS')})"
+            for compiled in per_device
+        )
         parts.append(f"partition {placement.partition}: {where}")
     return "; ".join(parts)
+
+
+def _property(compiled: Any, key: str) -> str:
+    try:
+        return str(compiled.get_property(key))
+    except RuntimeError:
+        return "?"
 
 
 def _binary_kept(decode: Any) -> Any:
@@ -255,4 +286,4 @@ def _bound_servers(host: str) -> tuple[type, type]:
     return BoundRESTServer, BoundGRPCServer
 
 
-__all__ = ["V2_DATATYPES", "describe", "package_model", "serve", "tensor_metadata"]
+__all__ = ["RUN_TIME_OPTIONS", "V2_DATATYPES", "describe", "package_model", "serve", "tensor_metadata"]

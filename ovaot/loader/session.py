@@ -218,7 +218,8 @@ class Session:
     def optimal_runs_at_once(self) -> int:
         """How many runs at once keep this host busy without crowding it: for a plan that is one OpenVINO
         partition on one device, what the compiled model says (OPTIMAL_NUMBER_OF_INFER_REQUESTS: 1 with the
-        CPU's LATENCY hint, one per stream with THROUGHPUT); else 2."""
+        CPU's LATENCY hint, one per stream with THROUGHPUT); else 2, as many as run_many's threads: a fallback
+        partition runs in Python, so a second run overlaps it with OpenVINO's."""
         runner = self._runners[0] if len(self._runners) == 1 else None
         if isinstance(runner, CompiledPartition):
             return max(1, int(runner.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))

@@ -22,6 +22,15 @@ class Stash:
     def __init__(self) -> None:
         self.data: dict[str, bytes] = {}
 
+    def fill(self, model: ModelProto) -> None:
+        """Copy the data into the tensors of `model` (a model made from the one set aside, such as a subgraph of
+        it) that are marked as set aside, keeping the data here for the model it came from."""
+        for tensor in model.graph.initializer:
+            if tensor.data_location == TensorProto.EXTERNAL and any(e.value == _MARK for e in tensor.external_data):
+                tensor.raw_data = self.data[tensor.name]
+                tensor.data_location = TensorProto.DEFAULT
+                del tensor.external_data[:]
+
     def restore(self, model: ModelProto) -> None:
         """Put the data back into `model` (once: each tensor's bytes are let go as they are copied in)."""
         for tensor in model.graph.initializer:
