@@ -26,6 +26,7 @@ from ovaot.compiler.type_inference import (
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
 from ovaot.passes.weights import Stash, set_weights_aside
+from ovaot.passes.weights_reader import parse_with_weights_aside
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ class LoadedModel:
     model: ModelProto
     source_name: str
     source_digest: str
+    # the model's large weights where reading set them aside: the model holds none of them until
+    # infer_shapes(model, name, aside) puts them back; None: the model holds its weights
+    aside: Stash | None = None
 
 
 def read_model(source: str | os.PathLike | ModelProto, data: bytes | None = None) -> tuple[ModelProto, str]:
@@ -148,7 +152,8 @@ def load_model(
     """read_checked, then infer_shapes."""
     loaded = read_checked(source, digest, input_shapes)
     with stage("shape inference"):
-        loaded.model = infer_shapes(loaded.model, loaded.source_name)
+        loaded.model = infer_shapes(loaded.model, loaded.source_name, loaded.aside)
+    loaded.aside = None
     return loaded
 
 
@@ -160,27 +165,33 @@ def read_checked(
 ) -> LoadedModel:
     """The model read, checked and normalised, with --input-shape's shapes; its shapes not inferred yet.
     `static_for` names a target whose devices compile static shapes only: the dimensions left dynamic become
-    1, with a warning."""
+    1, with a warning. A model file without external data is read with its large weights set aside (the
+    result's `aside`)."""
     if digest is not None or isinstance(source, ModelProto):
         digest = digest or source_digest(source)
-        return LoadedModel(*_read_normalised(source, input_shapes, static_for), source_digest=digest)
+        model, name, aside = _read_normalised(source, input_shapes, static_for)
+        return LoadedModel(model, name, digest, aside)
     # a file is hashed on a thread while the model is read and checked: BLAKE3 lets go of the GIL (a failed
     # read waits for the hash to end, a tenth of a second at most)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-hash") as hashing:
         digest_later = hashing.submit(source_digest, source)
-        model, name = _read_normalised(source, input_shapes, static_for)
-        return LoadedModel(model, name, source_digest=digest_later.result())
+        model, name, aside = _read_normalised(source, input_shapes, static_for)
+        return LoadedModel(model, name, digest_later.result(), aside)
 
 
 def _read_normalised(
     source: str | os.PathLike | ModelProto, input_shapes: Mapping | None, static_for: str | None
-) -> tuple[ModelProto, str]:
+) -> tuple[ModelProto, str, Stash | None]:
     binary = _binary_file(source)
     with stage("read"):
         # a binary file is read once: parsed, and checked, from the same bytes (with external data, the
-        # checker reads the files itself)
+        # checker reads the files itself); without external data, parsed with its weights set aside
         data = binary.read_bytes() if binary is not None and binary.is_file() else None
-        model, name = read_model(source, data)
+        split = parse_with_weights_aside(data) if data is not None and not _may_name_external_data(data) else None
+        if split is not None and binary is not None:
+            (model, aside), name = split, binary.name
+        else:
+            (model, name), aside = read_model(source, data), None
     with stage("check"):
         check_model(model, name, binary, data if data is not None and not _may_name_external_data(data) else None)
     del data
@@ -196,4 +207,4 @@ def _read_normalised(
                     static_for,
                     ", ".join(fixed),
                 )
-    return model, name
+    return model, name, aside

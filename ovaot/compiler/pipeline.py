@@ -116,11 +116,13 @@ def _compile(
         try:
             static_for = parsed.spec if parsed.static_shapes else None
             loaded = frontend.read_checked(model, digest, options.input_shapes, static_for)
-            # the large weights leave the model once for what follows: the conversion writes them out, the likely
-            # plan's start fills the subgraphs it extracts from them, shape inference runs without them and puts
-            # them into the model it returns
-            with stage("weights aside"):
-                aside = set_weights_aside(loaded.model)
+            # the large weights leave the model once for what follows (reading a model file leaves them out): the
+            # conversion writes them out, the likely plan's start fills the subgraphs it extracts from them, shape
+            # inference runs without them and puts them into the model it returns
+            aside, loaded.aside = loaded.aside, None
+            if aside is None:
+                with stage("weights aside"):
+                    aside = set_weights_aside(loaded.model)
             build.start(loaded, aside)  # the likely plan exports while shapes are inferred and the passes run
             with stage("shape inference"):
                 loaded.model = frontend.infer_shapes(loaded.model, loaded.source_name, aside)

@@ -11,8 +11,8 @@ from pathlib import Path
 import onnx
 from onnx import ModelProto, TensorProto
 
-_MARK = "ovaot-weights-aside"
-_MIN_BYTES = 4096
+MARK = "ovaot-weights-aside"  # the external data "location" of a tensor whose data is set aside
+MIN_BYTES = 4096  # weights this large or larger are set aside
 _ALIGNMENT = 64  # of each weight in an external data file
 
 
@@ -20,22 +20,23 @@ class Stash:
     """The raw bytes of the weights set aside, by initializer name."""
 
     def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
+        self.data: dict[str, bytes | memoryview] = {}  # views: of the serialised model (weights_reader)
 
     def fill(self, model: ModelProto) -> None:
         """Copy the data into the tensors of `model` (a model made from the one set aside, such as a subgraph of
         it) that are marked as set aside, keeping the data here for the model it came from."""
         for tensor in model.graph.initializer:
-            if tensor.data_location == TensorProto.EXTERNAL and any(e.value == _MARK for e in tensor.external_data):
-                tensor.raw_data = self.data[tensor.name]
+            if tensor.data_location == TensorProto.EXTERNAL and any(e.value == MARK for e in tensor.external_data):
+                tensor.raw_data = bytes(self.data[tensor.name])
                 tensor.data_location = TensorProto.DEFAULT
                 del tensor.external_data[:]
 
     def restore(self, model: ModelProto) -> None:
         """Put the data back into `model` (once: each tensor's bytes are let go as they are copied in)."""
         for tensor in model.graph.initializer:
-            if tensor.data_location == TensorProto.EXTERNAL and any(e.value == _MARK for e in tensor.external_data):
-                tensor.raw_data = self.data.pop(tensor.name)
+            if tensor.data_location == TensorProto.EXTERNAL and any(e.value == MARK for e in tensor.external_data):
+                data = self.data.pop(tensor.name)
+                tensor.raw_data = data if isinstance(data, bytes) else bytes(data)
                 tensor.data_location = TensorProto.DEFAULT
                 del tensor.external_data[:]
 
@@ -44,11 +45,11 @@ def set_weights_aside(model: ModelProto) -> Stash:
     """Empty the initializers of 4 KiB or more (they look external); Stash.restore puts the data back."""
     stash = Stash()
     for tensor in model.graph.initializer:
-        if tensor.data_location == TensorProto.DEFAULT and len(tensor.raw_data) >= _MIN_BYTES:
+        if tensor.data_location == TensorProto.DEFAULT and len(tensor.raw_data) >= MIN_BYTES:
             stash.data[tensor.name] = tensor.raw_data
             tensor.ClearField("raw_data")
             tensor.data_location = TensorProto.EXTERNAL
-            tensor.external_data.add(key="location", value=_MARK)
+            tensor.external_data.add(key="location", value=MARK)
     return stash
 
 
@@ -91,7 +92,7 @@ def saved_with_external_weights(model: ModelProto, folder: Path, aside: Stash | 
     finally:
         for tensor in aside_tensors:  # marked as set aside again, so that the stash gives their bytes back
             del tensor.external_data[:]
-            tensor.external_data.add(key="location", value=_MARK)
+            tensor.external_data.add(key="location", value=MARK)
         if aside is None:
             stash.restore(model)
 

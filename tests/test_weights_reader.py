@@ -1,0 +1,87 @@
+"""Reading a model with its weights set aside at the wire level gives what parsing it whole and setting its
+weights aside gives: the same model, field for field, and the same weights; bytes it does not expect are left to
+the whole parse."""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+
+import numpy as np
+import pytest
+from onnx import ModelProto, TensorProto, helper, numpy_helper
+
+from ovaot.passes.weights import set_weights_aside
+from ovaot.passes.weights_reader import parse_with_weights_aside
+
+from helpers import LIGHT_DIR, LIGHT_MODELS
+
+
+def _as_whole_parse_leaves_it(data: bytes) -> tuple[ModelProto, dict[str, bytes]]:
+    model = ModelProto.FromString(data)
+    return model, set_weights_aside(model).data
+
+
+def _assert_same_as_whole_parse(data: bytes) -> None:
+    read = parse_with_weights_aside(data)
+    assert read is not None
+    model, stash = read
+    want_model, want_weights = _as_whole_parse_leaves_it(data)
+    assert model.SerializeToString() == want_model.SerializeToString()
+    assert {name: bytes(view) for name, view in stash.data.items()} == want_weights
+    stash.restore(model)
+    whole = ModelProto.FromString(data)
+    set_weights_aside(whole).restore(whole)  # as the compiler has it after shape inference puts the weights back
+    assert model.SerializeToString() == whole.SerializeToString()
+
+
+@functools.cache
+def _node_cases() -> list[ModelProto]:
+    from onnx.backend.test.case.node import collect_testcases
+
+    with warnings.catch_warnings():  # onnx's own cases overflow casts on purpose while they are collected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return [case.model for case in collect_testcases(None)]
+
+
+@pytest.mark.parametrize("name", LIGHT_MODELS)
+def test_the_light_models_read_as_the_whole_parse_leaves_them(name):
+    _assert_same_as_whole_parse((LIGHT_DIR / f"light_{name}.onnx").read_bytes())
+
+
+@pytest.mark.slow  # 1,884 models, each parsed three ways
+def test_onnx_node_cases_read_as_the_whole_parse_leaves_them():
+    for model in _node_cases():
+        _assert_same_as_whole_parse(model.SerializeToString())
+
+
+def test_tensors_in_every_layout_read_as_the_whole_parse_leaves_them():
+    big = np.arange(2048, dtype=np.float32)
+    explicit_default = numpy_helper.from_array(big, "explicit_default")
+    explicit_default.data_location = TensorProto.DEFAULT
+    two_fields = numpy_helper.from_array(big, "two_fields")
+    two_fields.float_data.extend([1.0])
+    stray_entries = numpy_helper.from_array(big, "stray_entries")
+    stray_entries.external_data.add(key="x", value="y")
+    typed_field = TensorProto(name="typed_field", data_type=TensorProto.FLOAT, dims=[2048], float_data=big.tolist())
+    small = numpy_helper.from_array(np.arange(10, dtype=np.float32), "small")
+    external = TensorProto(name="external", data_type=TensorProto.FLOAT, dims=[2048])
+    external.data_location = TensorProto.EXTERNAL
+    external.external_data.add(key="location", value="weights.bin")
+    unicode_name = numpy_helper.from_array(big, "ü-名前")
+    unnamed = numpy_helper.from_array(big, "")
+    weights = [explicit_default, two_fields, stray_entries, typed_field, small, external, unicode_name, unnamed]
+    output = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2048])
+    graph = helper.make_graph([helper.make_node("Add", ["small", "small"], ["y"])], "g", [], [output], weights)
+    _assert_same_as_whole_parse(helper.make_model(graph).SerializeToString())
+
+
+def test_bytes_it_does_not_expect_are_left_to_the_whole_parse():
+    big = np.arange(2048, dtype=np.float32)
+    twice = [numpy_helper.from_array(big, "w"), numpy_helper.from_array(big + 1, "w")]
+    output = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2048])
+    graph = helper.make_graph([helper.make_node("Add", ["w", "w"], ["y"])], "g", [], [output], twice)
+    assert parse_with_weights_aside(helper.make_model(graph).SerializeToString()) is None
+    for junk in [b"\x00\x01garbage", os.urandom(1000), b"\x3a\xff\xff\xff\xff\x0f", b"\x0b\x0c"]:
+        assert parse_with_weights_aside(junk) is None
