@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from onnx import ModelProto, TensorProto, helper, numpy_helper
 
+from ovaot.compiler.frontend import _checks_alone
 from ovaot.passes.weights import set_weights_aside
 from ovaot.passes.weights_reader import parse_with_weights_aside
 
@@ -85,3 +86,51 @@ def test_bytes_it_does_not_expect_are_left_to_the_whole_parse():
     assert parse_with_weights_aside(helper.make_model(graph).SerializeToString()) is None
     for junk in [b"\x00\x01garbage", os.urandom(1000), b"\x3a\xff\xff\xff\xff\x0f", b"\x0b\x0c"]:
         assert parse_with_weights_aside(junk) is None
+
+
+def _verdict(data: bytes, aside: bool) -> str | None:
+    """The checker's finding through frontend.check_model: on the whole bytes, or on the model read with its
+    weights set aside (checked without them where check_model finds that the same check)."""
+    from ovaot.compiler.frontend import check_model
+    from ovaot.errors import ModelError
+
+    read = parse_with_weights_aside(data) if aside else None
+    model, stash = read if read is not None else (ModelProto.FromString(data), None)
+    try:
+        check_model(model, "m.onnx", None, data, stash)
+    except ModelError as exc:
+        return str(exc)
+    return None
+
+
+def test_the_check_without_the_weights_finds_what_the_whole_check_finds():
+    # seeded tensors of every type code, with dimensions of 0 or below, extra value fields, raw data shorter or
+    # longer than the shape needs, beside ops that exist or not and every IR version
+    rng = np.random.default_rng(11)
+    codes = [*range(27), 9999]
+    differ, alone = [], 0
+    for _ in range(300):
+        dims = [int(rng.choice([1, 2, 16, 64, 0, -1, 128]))] + [int(rng.choice([16, 64, 0, -3]))] * int(rng.integers(2))
+        code = int(rng.choice(codes)) if rng.random() < 0.5 else TensorProto.FLOAT
+        tensor = TensorProto(name="w", data_type=code, dims=dims, raw_data=bytes(int(rng.choice([4096, 8192, 40000]))))
+        if rng.random() < 0.1:
+            tensor.float_data.extend([1.0])
+        op = "Identity" if rng.random() < 0.8 else "NoSuchOp"
+        output = helper.make_tensor_value_info("y", TensorProto.FLOAT, [int(rng.choice([1, 64]))])
+        graph = helper.make_graph([helper.make_node(op, ["w"], ["y"])], "g", [], [output], [tensor])
+        opset = helper.make_opsetid("", int(rng.choice([9, 13, 17, 21])))
+        data = helper.make_model(
+            graph, opset_imports=[opset], ir_version=int(rng.choice([3, 4, 7, 9, 11]))
+        ).SerializeToString()
+        alone += _checks_alone(*parse_with_weights_aside(data))
+        if _verdict(data, aside=True) != _verdict(data, aside=False):
+            differ.append((code, dims))
+    assert not differ
+    assert 50 < alone < 300  # both ways were taken
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LIGHT_MODELS)
+def test_a_light_model_passes_the_check_without_its_weights(name):
+    data = (LIGHT_DIR / f"light_{name}.onnx").read_bytes()
+    assert _verdict(data, aside=True) is None and _verdict(data, aside=False) is None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import mmap
 import os
+import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from pathlib import Path
 import blake3
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import ModelProto
+from onnx import ModelProto, TensorProto
 
 from ovaot.compiler.input_shapes import apply_input_shapes, fix_dynamic_dims
 from ovaot.compiler.stages import stage
@@ -25,7 +27,7 @@ from ovaot.compiler.type_inference import (
 )
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
-from ovaot.passes.weights import Stash, set_weights_aside
+from ovaot.passes.weights import MARK, Stash, set_weights_aside
 from ovaot.passes.weights_reader import parse_with_weights_aside
 
 log = logging.getLogger(__name__)
@@ -79,15 +81,62 @@ def _binary_file(source: str | os.PathLike | ModelProto) -> Path | None:
     return None if text else Path(source)
 
 
-def check_model(model: ModelProto, name: str, path: Path | None = None, data: bytes | None = None) -> None:
+def check_model(
+    model: ModelProto, name: str, path: Path | None = None, data: bytes | None = None, aside: Stash | None = None
+) -> None:
     """Run the ONNX checker; given the file `model` was read from, on that, or on its bytes where they are at
-    hand (no serialised copy of the weights either way)."""
+    hand (no serialised copy of the weights either way). Given the weights `aside` (the model holds none of
+    them), on the model without them where that is the same check (_checks_alone), else on `data`."""
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{name}: not an ONNX model (it has no graph)")
     try:
-        onnx.checker.check_model(data if data is not None else model if path is None else str(path))
+        if aside is not None and _checks_alone(model, aside):
+            with tempfile.TemporaryDirectory(prefix="ovaot-check-") as folder:
+                # the weights' place as set aside exists, so the checker's external data check passes
+                (Path(folder) / MARK).touch()
+                (Path(folder) / "model.onnx").write_bytes(model.SerializeToString())
+                onnx.checker.check_model(str(Path(folder) / "model.onnx"))
+        else:
+            onnx.checker.check_model(data if data is not None else model if path is None else str(path))
     except (onnx.checker.ValidationError, ValueError) as exc:
         raise ModelError(f"{name}: fails the ONNX checker: {first_line(exc)}") from None
+
+
+# bytes per element of the types whose raw data the checker sizes plainly
+_ELEMENT_BYTES = {
+    TensorProto.FLOAT: 4,
+    TensorProto.UINT8: 1,
+    TensorProto.INT8: 1,
+    TensorProto.UINT16: 2,
+    TensorProto.INT16: 2,
+    TensorProto.INT32: 4,
+    TensorProto.INT64: 8,
+    TensorProto.BOOL: 1,
+    TensorProto.FLOAT16: 2,
+    TensorProto.DOUBLE: 8,
+    TensorProto.UINT32: 4,
+    TensorProto.UINT64: 8,
+    TensorProto.COMPLEX64: 8,
+    TensorProto.COMPLEX128: 16,
+    TensorProto.BFLOAT16: 2,
+}
+_VALUE_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data")
+
+
+def _checks_alone(model: ModelProto, aside: Stash) -> bool:
+    """Whether each weight set aside passes what the checker asks of a tensor's raw data (a type it sizes, no
+    dimension below 1, no other value field, at least as many bytes as the shape needs): then the checker's
+    verdict on the model without them is its verdict on the whole model. Any doubt: False."""
+    for tensor in model.graph.initializer:
+        data = aside.data.get(tensor.name)
+        if data is None or tensor.data_location != TensorProto.EXTERNAL:
+            continue
+        size = _ELEMENT_BYTES.get(tensor.data_type)
+        if size is None or any(d < 1 for d in tensor.dims) or any(getattr(tensor, f) for f in _VALUE_FIELDS):
+            return False
+        if len(data) < size * math.prod(tensor.dims):
+            return False
+    return True
 
 
 def infer_shapes(model: ModelProto, name: str, aside: Stash | None = None) -> ModelProto:
@@ -193,7 +242,8 @@ def _read_normalised(
         else:
             (model, name), aside = read_model(source, data), None
     with stage("check"):
-        check_model(model, name, binary, data if data is not None and not _may_name_external_data(data) else None)
+        bytes_to_check = data if data is not None and not _may_name_external_data(data) else None
+        check_model(model, name, binary, bytes_to_check, aside)
     del data
     with stage("normalise"):
         model, _ = run_passes(model, NORMALIZE_PASSES)  # structural and checked by tests: no second check
