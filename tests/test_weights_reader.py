@@ -134,3 +134,42 @@ def test_the_check_without_the_weights_finds_what_the_whole_check_finds():
 def test_a_light_model_passes_the_check_without_its_weights(name):
     data = (LIGHT_DIR / f"light_{name}.onnx").read_bytes()
     assert _verdict(data, aside=True) is None and _verdict(data, aside=False) is None
+
+
+def _field(number: int, wire_type: int, payload: bytes) -> bytes:
+    def varint(value: int) -> bytes:
+        out = bytearray()
+        while value >= 0x80:
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        return bytes([*out, value])
+
+    return varint(number << 3 | wire_type) + (varint(len(payload)) if wire_type == 2 else b"") + payload
+
+
+def test_fields_of_an_unexpected_wire_type_read_as_protobuf_reads_them():
+    # protobuf keeps a known field of another wire type as an unknown field: so must the reader, or decline
+    big = numpy_helper.from_array(np.arange(2048, dtype=np.float32), "big")
+    output = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2048])
+    base = helper.make_model(helper.make_graph([helper.make_node("Relu", ["big"], ["y"])], "g", [], [output], [big]))
+    unnamed = numpy_helper.from_array(np.arange(2048, dtype=np.float32), "")
+    unnamed.ClearField("name")
+    external = numpy_helper.from_array(np.arange(2048, dtype=np.float32), "ext")
+    external.data_location = TensorProto.EXTERNAL
+    an_initializer = _field(8, 2, b"ab") + _field(2, 0, b"\x06") + _field(5, 0, b"\x00")  # 8 bytes
+    extra_graphs = [
+        _field(5, 1, an_initializer),  # an initializer's bytes as a fixed64
+        _field(5, 2, external.SerializeToString() + _field(14, 2, b"\x00")),  # data_location as bytes
+        _field(5, 2, unnamed.SerializeToString() + _field(8, 0, b"\x41")),  # a name as a varint
+        _field(5, 2, big.SerializeToString() + _field(14, 0, b"\x02")),  # a data_location the enum lacks
+    ]
+    cases = [base.SerializeToString() + _field(7, 2, graph) for graph in extra_graphs]
+    cases.append(base.SerializeToString() + _field(7, 5, b"\x01\x02\x03\x04"))  # the graph as a fixed32
+    for data in cases:
+        read = parse_with_weights_aside(data)
+        if read is not None:
+            model, stash = read
+            want_model, want_weights = _as_whole_parse_leaves_it(data)
+            assert model.SerializeToString() == want_model.SerializeToString()
+            assert {name: bytes(view) for name, view in stash.data.items()} == want_weights
+        assert _verdict(data, aside=True) == _verdict(data, aside=False)

@@ -90,16 +90,25 @@ def check_model(
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"{name}: not an ONNX model (it has no graph)")
     try:
-        if aside is not None and _checks_alone(model, aside):
-            with tempfile.TemporaryDirectory(prefix="ovaot-check-") as folder:
-                # the weights' place as set aside exists, so the checker's external data check passes
-                (Path(folder) / MARK).touch()
-                (Path(folder) / "model.onnx").write_bytes(model.SerializeToString())
-                onnx.checker.check_model(str(Path(folder) / "model.onnx"))
-        else:
+        if not (aside is not None and aside.data and _checks_alone(model, aside) and _checked_alone(model)):
             onnx.checker.check_model(data if data is not None else model if path is None else str(path))
     except (onnx.checker.ValidationError, ValueError) as exc:
         raise ModelError(f"{name}: fails the ONNX checker: {first_line(exc)}") from None
+
+
+def _checked_alone(model: ModelProto) -> bool:
+    """Run the checker on `model`, whose large weights are set aside, from a file beside which their place as
+    set aside exists (so that the checker's external data check passes); False where the files cannot be
+    written (the caller checks the whole bytes). A failure raises the checker's error."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="ovaot-check-") as name:
+            folder = Path(name)
+            (folder / MARK).touch()
+            (folder / "model.onnx").write_bytes(model.SerializeToString())
+            onnx.checker.check_model(str(folder / "model.onnx"))
+    except OSError:
+        return False
+    return True
 
 
 # bytes per element of the types whose raw data the checker sizes plainly
@@ -143,7 +152,8 @@ def infer_shapes(model: ModelProto, name: str, aside: Stash | None = None) -> Mo
     """The model with its shapes inferred. It consumes `model`: the large weights move to the result (the
     input keeps none), so that they are never held twice. `aside`: the weights, where the caller has set them
     aside already; they go into the result."""
-    stash = aside if aside is not None else set_weights_aside(model)
+    stash = aside if aside is not None else Stash()
+    stash.data.update(set_weights_aside(model).data)  # all of them, or those made since (Constant nodes')
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # shape inference is an aid, not a gate
@@ -158,6 +168,14 @@ def infer_shapes(model: ModelProto, name: str, aside: Stash | None = None) -> Mo
     if types_from_a_run(model):
         return infer_shapes(model, name)  # what follows a custom op can now be inferred too
     return model
+
+
+def _names_external_data(model: ModelProto) -> bool:
+    """Whether a tensor of `model` is stored outside it, other than the weights set aside."""
+    return any(
+        onnx.external_data_helper.uses_external_data(t) and not any(e.value == MARK for e in t.external_data)
+        for t in _all_tensors(model)
+    )
 
 
 def _may_name_external_data(contents: bytes | mmap.mmap) -> bool:
@@ -236,13 +254,13 @@ def _read_normalised(
         # a binary file is read once: parsed, and checked, from the same bytes (with external data, the
         # checker reads the files itself); without external data, parsed with its weights set aside
         data = binary.read_bytes() if binary is not None and binary.is_file() else None
-        split = parse_with_weights_aside(data) if data is not None and not _may_name_external_data(data) else None
-        if split is not None and binary is not None:
+        bytes_to_check = data if data is not None and not _may_name_external_data(data) else None
+        split = parse_with_weights_aside(bytes_to_check) if bytes_to_check is not None else None
+        if split is not None and binary is not None and not _names_external_data(split[0]):
             (model, aside), name = split, binary.name
-        else:
+        else:  # read_model says what is wrong with a tensor stored elsewhere
             (model, name), aside = read_model(source, data), None
     with stage("check"):
-        bytes_to_check = data if data is not None and not _may_name_external_data(data) else None
         check_model(model, name, binary, bytes_to_check, aside)
     del data
     with stage("normalise"):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from google.protobuf.message import DecodeError
 from onnx import ModelProto
+from onnx.checker import MAXIMUM_PROTOBUF
 
 from ovaot.passes.weights import MARK, MIN_BYTES, Stash
 
@@ -28,6 +29,8 @@ _EXTERNAL = 1  # TensorProto.DataLocation
 def parse_with_weights_aside(data: bytes) -> tuple[ModelProto, Stash] | None:
     """The model `data` holds, with its large weights set aside in the returned Stash (as views of `data`);
     None where the bytes are not laid out as this reader expects."""
+    if len(data) > MAXIMUM_PROTOBUF:
+        return None  # protobuf parses no more; the whole parse says so
     reader = _Reader(data)
     try:
         stripped = reader.message(0, len(data), {_GRAPH: reader.graph})
@@ -69,7 +72,7 @@ class _Rewritten:
         self.weights += inner.weights
 
 
-Field = tuple[int, int, int, int]  # number, start of the field, start and end of its value
+Field = tuple[int, int, int, int, int]  # number, wire type, start of the field, start and end of its value
 
 
 class _Reader:
@@ -81,10 +84,10 @@ class _Reader:
         """data[start:end], a message, with the fields `nested` names rewritten by its function (given their
         value's start and end) and the others kept."""
         out = _Rewritten()
-        for number, field_start, value_start, value_end in self.fields(start, end):
-            if number in nested:
+        for number, wire_type, field_start, value_start, value_end in self.fields(start, end):
+            if number in nested and wire_type == _LENGTH:
                 out.add_message(number, nested[number](value_start, value_end))
-            else:
+            else:  # of another wire type, protobuf keeps it as an unknown field: so do we
                 out.add(self.view[field_start:value_end])
         return out
 
@@ -94,27 +97,34 @@ class _Reader:
     def tensor(self, start: int, end: int) -> _Rewritten:
         """The TensorProto at data[start:end], as set_weights_aside leaves it: a raw_data of MIN_BYTES or more,
         where data_location is DEFAULT, cut out and named in external_data as set aside."""
-        fields = list(self.fields(start, end))
+        fields = self.fields(start, end)
+        for number, wire_type, *_ in fields:  # a field of the wrong wire type: protobuf would keep it aside
+            if number in (_NAME, _RAW_DATA, _EXTERNAL_DATA) and wire_type != _LENGTH:
+                raise _Unexpected
+            if number == _DATA_LOCATION and wire_type != _VARINT:
+                raise _Unexpected
         raw = [f for f in fields if f[0] == _RAW_DATA]
         names = [f for f in fields if f[0] == _NAME]
         locations = [f for f in fields if f[0] == _DATA_LOCATION]
         out = _Rewritten()
-        location = self._varint(locations[-1][2], locations[-1][3])[0] if locations else 0
-        if not raw or location != 0 or raw[-1][3] - raw[-1][2] < MIN_BYTES:
+        location = self._varint(locations[-1][3], locations[-1][4])[0] if locations else 0
+        if location not in (0, _EXTERNAL):
+            raise _Unexpected  # a value the enum lacks: protobuf keeps it as an unknown field
+        if not raw or location != 0 or raw[-1][4] - raw[-1][3] < MIN_BYTES:
             out.add(self.view[start:end])
             return out
         if len(raw) > 1 or len(names) > 1:
             raise _Unexpected
         try:
-            name = bytes(self.view[names[0][2] : names[0][3]]).decode() if names else ""
+            name = bytes(self.view[names[0][3] : names[0][4]]).decode() if names else ""
         except UnicodeDecodeError:
             raise _Unexpected from None
-        for number, field_start, _, value_end in fields:
+        for number, _, field_start, _, value_end in fields:
             if number != _RAW_DATA:
                 out.add(self.view[field_start:value_end])
         entry = _string(_KEY, b"location") + _string(_VALUE, MARK.encode())
         out.add(_string(_EXTERNAL_DATA, entry) + _key(_DATA_LOCATION, _VARINT) + _varint_bytes(_EXTERNAL))
-        out.weights.append((name, raw[0][2], raw[0][3]))
+        out.weights.append((name, raw[0][3], raw[0][4]))
         return out
 
     def fields(self, start: int, end: int) -> list[Field]:
@@ -137,7 +147,7 @@ class _Reader:
                 raise _Unexpected  # groups and unknown wire types
             if position > end or number == 0:
                 raise _Unexpected
-            result.append((number, field_start, value_start, position))
+            result.append((number, wire_type, field_start, value_start, position))
         return result
 
     def _varint(self, position: int, end: int) -> tuple[int, int]:
