@@ -27,7 +27,7 @@ from ovaot.compiler.type_inference import (
 )
 from ovaot.errors import ModelError, first_line
 from ovaot.passes import NORMALIZE_PASSES, run_passes
-from ovaot.passes.weights import MARK, Stash, set_weights_aside
+from ovaot.passes.weights import MARK, Stash, is_set_aside, set_weights_aside
 from ovaot.passes.weights_reader import parse_with_weights_aside
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,7 @@ def infer_shapes(model: ModelProto, name: str, aside: Stash | None = None) -> Mo
     """The model with its shapes inferred. It consumes `model`: the large weights move to the result (the
     input keeps none), so that they are never held twice. `aside`: the weights, where the caller has set them
     aside already; they go into the result."""
-    stash = aside if aside is not None else Stash()
-    stash.data.update(set_weights_aside(model).data)  # all of them, or those made since (Constant nodes')
+    stash = set_weights_aside(model, into=aside)  # all of them, or those made since (Constant nodes')
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:  # shape inference is an aid, not a gate
@@ -172,10 +171,7 @@ def infer_shapes(model: ModelProto, name: str, aside: Stash | None = None) -> Mo
 
 def _names_external_data(model: ModelProto) -> bool:
     """Whether a tensor of `model` is stored outside it, other than the weights set aside."""
-    return any(
-        onnx.external_data_helper.uses_external_data(t) and not any(e.value == MARK for e in t.external_data)
-        for t in _all_tensors(model)
-    )
+    return any(onnx.external_data_helper.uses_external_data(t) and not is_set_aside(t) for t in _all_tensors(model))
 
 
 def _may_name_external_data(contents: bytes | mmap.mmap) -> bool:

@@ -119,9 +119,8 @@ def _compile(
             # the large weights leave the model once for what follows (reading a model file leaves them out): the
             # conversion writes them out, the likely plan's start fills the subgraphs it extracts from them, shape
             # inference runs without them and puts them into the model it returns
-            aside, loaded.aside = loaded.aside or Stash(), None
             with stage("weights aside"):  # all of them, or those normalising made (from Constant nodes)
-                aside.data.update(set_weights_aside(loaded.model).data)
+                aside, loaded.aside = set_weights_aside(loaded.model, into=loaded.aside), None
             build.start(loaded, aside)  # the likely plan exports while shapes are inferred and the passes run
             with stage("shape inference"):
                 loaded.model = frontend.infer_shapes(loaded.model, loaded.source_name, aside)

@@ -67,7 +67,7 @@ def convert_whole(
         return None
     finally:
         if aside is not None:
-            aside.data.update(set_weights_aside(model).data)
+            set_weights_aside(model, into=aside)
 
 
 def query_support(

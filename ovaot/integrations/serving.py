@@ -132,9 +132,6 @@ def package_model(name: str, package: str | Path, options: dict[str, Any] | None
     return PackageModel()
 
 
-RUN_TIME_OPTIONS = ("device_id", "num_of_threads", "num_streams", "performance_hint")  # what --option takes
-
-
 def serve(
     packages: list[Path],
     host: str,
@@ -149,6 +146,8 @@ def serve(
     names = [name] if name else [p.stem for p in packages]
     if len(set(names)) != len(names):
         raise UsageError(f"two packages would be served under the same name: {sorted(names)}")
+    from ovaot.loader.load import RUN_TIME_OPTIONS
+
     unknown = sorted(set(options or {}) - set(RUN_TIME_OPTIONS))
     if unknown:
         raise UsageError(f"--option {unknown[0]}: ovaot serve takes the run-time options {', '.join(RUN_TIME_OPTIONS)}")
@@ -286,4 +285,4 @@ def _bound_servers(host: str) -> tuple[type, type]:
     return BoundRESTServer, BoundGRPCServer
 
 
-__all__ = ["RUN_TIME_OPTIONS", "V2_DATATYPES", "describe", "package_model", "serve", "tensor_metadata"]
+__all__ = ["V2_DATATYPES", "describe", "package_model", "serve", "tensor_metadata"]

@@ -27,6 +27,7 @@ ACCEPTED = "a path to a .ovpkg package or an .onnx model, an onnx.ModelProto, or
 
 # EP options that decide how a model is compiled: a package is compiled already, so loading one ignores them.
 COMPILE_TIME_OPTIONS = ("use_compiled_network", "blob_dump_path", "enable_vpu_fast_compile")
+RUN_TIME_OPTIONS = ("device_id", "num_of_threads", "num_streams", "performance_hint")  # what a Session takes
 
 Source = str | os.PathLike | bytes | bytearray | memoryview
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,25 +25,29 @@ class Stash:
     def fill(self, model: ModelProto) -> None:
         """Copy the data into the tensors of `model` (a model made from the one set aside, such as a subgraph of
         it) that are marked as set aside, keeping the data here for the model it came from."""
-        for tensor in model.graph.initializer:
-            if tensor.data_location == TensorProto.EXTERNAL and any(e.value == MARK for e in tensor.external_data):
-                tensor.raw_data = bytes(self.data[tensor.name])
-                tensor.data_location = TensorProto.DEFAULT
-                del tensor.external_data[:]
+        self._put_back(model, self.data.__getitem__)
 
     def restore(self, model: ModelProto) -> None:
         """Put the data back into `model` (once: each tensor's bytes are let go as they are copied in)."""
+        self._put_back(model, self.data.pop)
+
+    def _put_back(self, model: ModelProto, take: Callable[[str], bytes | memoryview]) -> None:
         for tensor in model.graph.initializer:
-            if tensor.data_location == TensorProto.EXTERNAL and any(e.value == MARK for e in tensor.external_data):
-                data = self.data.pop(tensor.name)
-                tensor.raw_data = data if isinstance(data, bytes) else bytes(data)
+            if is_set_aside(tensor):
+                tensor.raw_data = bytes(take(tensor.name))  # bytes of bytes is the same object: no copy
                 tensor.data_location = TensorProto.DEFAULT
                 del tensor.external_data[:]
 
 
-def set_weights_aside(model: ModelProto) -> Stash:
-    """Empty the initializers of 4 KiB or more (they look external); Stash.restore puts the data back."""
-    stash = Stash()
+def is_set_aside(tensor: TensorProto) -> bool:
+    """Whether the tensor's data is in a Stash (marked by set_weights_aside or weights_reader)."""
+    return tensor.data_location == TensorProto.EXTERNAL and any(e.value == MARK for e in tensor.external_data)
+
+
+def set_weights_aside(model: ModelProto, into: Stash | None = None) -> Stash:
+    """Empty the initializers of 4 KiB or more that hold their data (they look external), into a new Stash or
+    `into` (which may hold others of the model's already); Stash.restore puts the data back."""
+    stash = into if into is not None else Stash()
     for tensor in model.graph.initializer:
         if tensor.data_location == TensorProto.DEFAULT and len(tensor.raw_data) >= MIN_BYTES:
             stash.data[tensor.name] = tensor.raw_data
