@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,9 @@ def compile_command(
     """Compile MODEL (an .onnx file) into one .ovpkg package."""
     from ovaot.codegen import worker_process
 
+    # numpy's OpenBLAS starts a thread per core that spins for 0.1 s after its import, while the compiler has
+    # work for every core; its threads sleep at once instead (BLAS calls are rare here: --validate's)
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     worker_process.start_early()  # its start-up overlaps the compiler's imports
     from ovaot.cli.inspection import package_report
     from ovaot.compiler import CompileOptions, compile

@@ -300,6 +300,8 @@ def _main() -> None:
         results = list(export_each(core, jobs, folder, lambda number: print(f"{_EXPORTED}{number}", flush=True)))
     report = {"jobs": results, "stages": times.seconds, "ready": ready, "started": started}
     (folder / "results.json").write_text(json.dumps(report))
+    sys.stdout.flush()
+    os._exit(0)  # the compiler waits for this process's end: unwinding OpenVINO and the interpreter is not needed
 
 
 if __name__ == "__main__":

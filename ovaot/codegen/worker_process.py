@@ -7,6 +7,7 @@ run side by side. This module imports nothing of ovaot's, so that starting early
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,9 @@ def spawn() -> WorkerProcess:
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
+        # numpy's OpenBLAS starts a thread per core that spins for 0.1 s: the worker makes no BLAS calls, and
+        # the compiler has work for the other core meanwhile
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
     )
     return WorkerProcess(process, stderr, time.time())
 

@@ -179,6 +179,14 @@ def _may_name_external_data(contents: bytes | mmap.mmap) -> bool:
     return contents.find(b"location") >= 0
 
 
+def _file_may_name_external_data(path: Path) -> bool:
+    with open(path, "rb") as file:
+        if not os.fstat(file.fileno()).st_size:
+            return False  # an empty file is not ONNX, which loading will say
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return _may_name_external_data(mapped)
+
+
 def source_digest(source: str | os.PathLike | ModelProto) -> str:
     """'blake3:<hex>' identifying the input: a file's bytes and its external data files, or a ModelProto's
     contents. BLAKE3 over the memory-mapped file, on every core (a tree hash: the same digest either way), is
@@ -186,17 +194,25 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     """
     if isinstance(source, ModelProto):
         return "blake3:" + blake3.blake3(source.SerializeToString(deterministic=True)).hexdigest()
-    path = Path(source)
+    return _with_external_data(Path(source), _file_hash(Path(source)))
+
+
+def _file_hash(path: Path, threads: int = blake3.blake3.AUTO) -> blake3.blake3:
+    """BLAKE3 over the file's bytes, the start of its source_digest."""
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
-    digest = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    digest = blake3.blake3(max_threads=threads)
     with open(path, "rb") as file:
-        if os.fstat(file.fileno()).st_size == 0:
-            return "blake3:" + digest.hexdigest()  # an empty file: not ONNX, which loading will say
-        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            digest.update(mapped)
-            external = _may_name_external_data(mapped)
-    if not external:
+        if os.fstat(file.fileno()).st_size:  # an empty file is not ONNX, which loading will say
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                digest.update(mapped)
+    return digest
+
+
+def _with_external_data(path: Path, digest: blake3.blake3, may_name_external_data: bool = True) -> str:
+    """The source digest of the file at `path`, whose bytes `digest` has hashed: with its external data files'
+    names and bytes, where it may name some."""
+    if not (may_name_external_data and _file_may_name_external_data(path)):
         return "blake3:" + digest.hexdigest()
     try:
         model = onnx.load(str(path), load_external_data=False)  # the format from the extension, as read_model
@@ -236,10 +252,12 @@ def read_checked(
         return LoadedModel(model, name, digest, aside)
     # a file is hashed on a thread while the model is read and checked: BLAKE3 lets go of the GIL (a failed
     # read waits for the hash to end, a tenth of a second at most)
+    path = Path(source)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-hash") as hashing:
-        digest_later = hashing.submit(source_digest, source)
+        file_hash = hashing.submit(_file_hash, path, 1)  # one core: the model is read on the other
         model, name, aside = _read_normalised(source, input_shapes, static_for)
-        return LoadedModel(model, name, digest_later.result(), aside)
+        # a model read with its weights set aside names no external data: nothing to add for them
+        return LoadedModel(model, name, _with_external_data(path, file_hash.result(), aside is None), aside)
 
 
 def _read_normalised(
@@ -250,11 +268,11 @@ def _read_normalised(
         # a binary file is read once: parsed, and checked, from the same bytes (with external data, the
         # checker reads the files itself); without external data, parsed with its weights set aside
         data = binary.read_bytes() if binary is not None and binary.is_file() else None
-        bytes_to_check = data if data is not None and not _may_name_external_data(data) else None
-        split = parse_with_weights_aside(bytes_to_check) if bytes_to_check is not None else None
+        split = parse_with_weights_aside(data) if data is not None else None
         if split is not None and binary is not None and not _names_external_data(split[0]):
-            (model, aside), name = split, binary.name
+            (model, aside), name, bytes_to_check = split, binary.name, data
         else:  # read_model says what is wrong with a tensor stored elsewhere
+            bytes_to_check = data if data is not None and not _may_name_external_data(data) else None
             (model, name), aside = read_model(source, data), None
     with stage("check"):
         check_model(model, name, binary, bytes_to_check, aside)

@@ -26,7 +26,6 @@ from ovaot.format.package import (
     BLOB_SUFFIX,
     COMPRESSED_SUFFIXES,
     LOCAL_HEADER,
-    PIECE,
     SIGNATURE_NAME,
     MemberData,
     describe_members,
@@ -36,6 +35,7 @@ from ovaot.format.package import (
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o644 << 16
 _PADDING_FIELD = 0xD935  # the extra-field id Android's zipalign uses for padding
+_PIECE = 1 << 20  # bytes of a member's file copied at a time
 
 
 def package_order(members: Iterable[str]) -> list[str]:
@@ -151,10 +151,11 @@ class PackageWriter:
             return
         info.file_size = data.stat().st_size  # as writestr sets it: the same headers either way
         hasher = blake3.blake3()  # one core: the other is compiling
-        with open(data, "rb") as source, archive.open(info, "w") as target:
-            while piece := source.read(PIECE):
-                target.write(piece)
-                hasher.update(piece)
+        buffer = memoryview(bytearray(_PIECE))  # each piece is CRC'd, hashed and written while in the cache
+        with open(data, "rb", buffering=0) as source, archive.open(info, "w") as target:
+            while size := source.readinto(buffer):
+                target.write(buffer[:size])
+                hasher.update(buffer[:size])
         self._described[name] = (data, Member(size=info.file_size, blake3=hasher.hexdigest()))
 
 
