@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -198,30 +199,36 @@ def export_each(
 ) -> Iterator[dict[str, str]]:
     """Compile and export each job to `folder`/<i>.blob, in order, through OpenVINO's C API: per job
     {"precision": ...} (what the compiled model reports; with "check", the blob check's finding, for a job with
-    a sample) or {"error": ...}, which ends the list."""
+    a sample) or {"error": ...}, which ends the list.
+
+    A job's compiled and imported models are closed once the next result is asked for (closing a large model
+    takes a twentieth of a second): the worker, which exits after the last result, does not wait for that."""
     for i, job in enumerate(jobs):
         blob = folder / f"{i}.blob"
-        try:
-            with stage("compile_model"):
-                compiled = core.compile_model_from_memory(
-                    job.xml.read_bytes(), _mapped(job.weights), job.device, job.config
-                )
-            with stage("export_model"):
-                compiled.export_model(blob)
-        except RuntimeError as exc:
-            yield {"error": str(exc)}
-            return  # the compiler partitions again; what follows would be compiled after a failure
-        on_exported(i)
-        try:
-            precision = compiled.get_property("INFERENCE_PRECISION_HINT")
-        except RuntimeError:
-            precision = "device default"
-        result: dict[str, Any] = {"precision": precision}
-        if job.samples is not None:
-            with stage("blob check"):
-                result["check"] = check_blob(core, compiled, _mapped(blob), job.device, job.config, job.samples)
-        compiled.close()
-        yield result
+        with ExitStack() as opened:
+            try:
+                with stage("compile_model"):
+                    compiled = core.compile_model_from_memory(
+                        job.xml.read_bytes(), _mapped(job.weights), job.device, job.config
+                    )
+                opened.callback(compiled.close)
+                with stage("export_model"):
+                    compiled.export_model(blob)
+            except RuntimeError as exc:
+                yield {"error": str(exc)}
+                return  # the compiler partitions again; what follows would be compiled after a failure
+            on_exported(i)
+            try:
+                precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+            except RuntimeError:
+                precision = "device default"
+            result: dict[str, Any] = {"precision": precision}
+            if job.samples is not None:
+                with stage("blob check"):
+                    result["check"] = check_blob(
+                        core, compiled, _mapped(blob), job.device, job.config, job.samples, release=opened
+                    )
+            yield result
 
 
 def _mapped(path: Path) -> Any:
@@ -297,7 +304,12 @@ def _main() -> None:
                 )
                 for j in json.loads(jobs_file.read_text())
             ]
-        results = list(export_each(core, jobs, folder, lambda number: print(f"{_EXPORTED}{number}", flush=True)))
+        results = []
+        exports = export_each(core, jobs, folder, lambda number: print(f"{_EXPORTED}{number}", flush=True))
+        for result in exports:  # held: a generator let go of closes what it opened
+            results.append(result)
+            if len(results) == len(jobs):
+                break  # the last job's models are not closed: the process ends
     report = {"jobs": results, "stages": times.seconds, "ready": ready, "started": started}
     (folder / "results.json").write_text(json.dumps(report))
     sys.stdout.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -21,32 +22,38 @@ from ovaot.tolerance import difference
 
 
 def check_blob(
-    core: Any, compiled: Any, blob: bytes, device: str, config: dict, samples: Sequence[Sequence[np.ndarray]]
+    core: Any,
+    compiled: Any,
+    blob: bytes,
+    device: str,
+    config: dict,
+    samples: Sequence[Sequence[np.ndarray]],
+    release: ExitStack | None = None,
 ) -> dict:
     """{"status": BlobCheckStatus, "detail": ...} (with "imports": False where the blob does not import):
     whether `blob` (exported from `compiled`), imported on `device`, gives the compiled model's outputs on the
     first sample set (one array per input port) the compiled model runs. One set: the first inference of each
-    new shape compiles kernels, which is most of the check's cost."""
-    # the compiled model runs while the blob imports: ctypes releases the GIL, and the two take about as long
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-blob-check") as pool:
-        expected = pool.submit(_first_run, compiled, samples)
+    new shape compiles kernels, which is most of the check's cost. The imported model is closed on return, or
+    when `release` closes."""
+    with ExitStack() as opened:
+        # the compiled model runs while the blob imports: ctypes releases the GIL, and the two take about as long
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-blob-check") as pool:
+            expected = pool.submit(_first_run, compiled, samples)
+            try:
+                imported = core.import_model(blob, device, config)
+            except RuntimeError as exc:
+                failed = _result(BlobCheckStatus.FAILED, f"the blob does not import here: {first_line(exc)}")
+                return {**failed, "imports": False}
+            (release or opened).callback(imported.close)
+            sample, want, why_not = expected.result()
+        if want is None:
+            return _result(BlobCheckStatus.NOT_RUN, f"the compiled model does not run on a seeded sample: {why_not}")
         try:
-            imported = core.import_model(blob, device, config)
+            got = imported.create_infer_request().infer(list(sample))
         except RuntimeError as exc:
-            failed = _result(BlobCheckStatus.FAILED, f"the blob does not import here: {first_line(exc)}")
-            return {**failed, "imports": False}
-        sample, want, why_not = expected.result()
-    if want is None:
-        imported.close()
-        return _result(BlobCheckStatus.NOT_RUN, f"the compiled model does not run on a seeded sample: {why_not}")
-    try:
-        got = imported.create_infer_request().infer(list(sample))
-    except RuntimeError as exc:
-        return _result(
-            BlobCheckStatus.FAILED, f"the imported blob fails where the compiled model runs: {first_line(exc)}"
-        )
-    finally:
-        imported.close()
+            return _result(
+                BlobCheckStatus.FAILED, f"the imported blob fails where the compiled model runs: {first_line(exc)}"
+            )
     for port, (mine, theirs) in enumerate(zip(got, want, strict=True)):
         how = difference(mine, theirs, "the compiled model")
         if how:
