@@ -12,6 +12,7 @@ from onnx import helper, numpy_helper
 
 from ovaot.compiler import frontend
 from ovaot.errors import ModelError
+from ovaot.passes.weights import MARK
 
 from helpers import compile_and_load
 
@@ -89,28 +90,38 @@ def test_a_text_format_model_with_external_weights_loads_and_its_weights_count_i
     assert frontend.source_digest(source) != before
 
 
-@pytest.mark.parametrize("stored", ["inside", "external", "text"])
+@pytest.mark.parametrize("stored", ["inside", "external", "text", "entry left behind", "file named as the mark"])
 def test_the_digest_taken_while_the_model_is_read_is_the_up_to_date_checks(tmp_path: Path, stored: str):
     """read_checked hashes the file while it reads it and adds external data files only where the model may name
     some; the up-to-date check hashes without reading: both must give one digest, which the weights change."""
     weights = np.random.default_rng(3).standard_normal((40, 40)).astype(np.float32)  # set aside: 6.4 kB
+    initializer = numpy_helper.from_array(weights, "w")
+    if stored == "entry left behind":  # stored inside, with an external data entry a tool left (the digest counts it)
+        initializer.external_data.add(key="location", value="weights.bin")
+        (tmp_path / "weights.bin").write_bytes(b"stale")
     model = helper.make_model(
         helper.make_graph(
             [helper.make_node("MatMul", ["x", "w"], ["y"])],
             "g",
             [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 40])],
             [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 40])],
-            [numpy_helper.from_array(weights, "w")],
+            [initializer],
         ),
         opset_imports=[helper.make_opsetid("", 17)],
     )
     source = tmp_path / ("model.textproto" if stored == "text" else "model.onnx")
-    onnx.save(model, source, save_as_external_data=stored != "inside", location="weights.bin", size_threshold=0)
+    location = MARK if stored == "file named as the mark" else "weights.bin"
+    external = stored in ("external", "text", "file named as the mark")
+    onnx.save(model, source, save_as_external_data=external, location=location, size_threshold=0)
     read = frontend.read_checked(source)
     assert read.source_digest == frontend.source_digest(source)
-    changed = tmp_path / ("weights.bin" if stored != "inside" else source.name)
+    loaded = frontend.load_model(source)  # the weights are where they were said to be
+    np.testing.assert_array_equal(numpy_helper.to_array(loaded.model.graph.initializer[0]), weights)
+    changed = tmp_path / (location if external else source.name)
     data = bytearray(changed.read_bytes())
-    data[data.find(weights.tobytes())] ^= 1
+    at = data.find(weights.tobytes())
+    assert at >= 0
+    data[at] ^= 1
     changed.write_bytes(bytes(data))
     assert frontend.read_checked(source).source_digest == frontend.source_digest(source) != read.source_digest
 

@@ -63,16 +63,11 @@ def test_tensors_in_every_layout_read_as_the_whole_parse_leaves_them():
     explicit_default.data_location = TensorProto.DEFAULT
     two_fields = numpy_helper.from_array(big, "two_fields")
     two_fields.float_data.extend([1.0])
-    stray_entries = numpy_helper.from_array(big, "stray_entries")
-    stray_entries.external_data.add(key="x", value="y")
     typed_field = TensorProto(name="typed_field", data_type=TensorProto.FLOAT, dims=[2048], float_data=big.tolist())
     small = numpy_helper.from_array(np.arange(10, dtype=np.float32), "small")
-    external = TensorProto(name="external", data_type=TensorProto.FLOAT, dims=[2048])
-    external.data_location = TensorProto.EXTERNAL
-    external.external_data.add(key="location", value="weights.bin")
     unicode_name = numpy_helper.from_array(big, "ü-名前")
     unnamed = numpy_helper.from_array(big, "")
-    weights = [explicit_default, two_fields, stray_entries, typed_field, small, external, unicode_name, unnamed]
+    weights = [explicit_default, two_fields, typed_field, small, unicode_name, unnamed]
     output = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2048])
     graph = helper.make_graph([helper.make_node("Add", ["small", "small"], ["y"])], "g", [], [output], weights)
     _assert_same_as_whole_parse(helper.make_model(graph).SerializeToString())
@@ -84,6 +79,15 @@ def test_bytes_it_does_not_expect_are_left_to_the_whole_parse():
     output = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2048])
     graph = helper.make_graph([helper.make_node("Add", ["w", "w"], ["y"])], "g", [], [output], twice)
     assert parse_with_weights_aside(helper.make_model(graph).SerializeToString()) is None
+    # an initializer that names external data, or keeps an entry of it: read_model reads those
+    stray_entries = numpy_helper.from_array(big, "stray_entries")
+    stray_entries.external_data.add(key="x", value="y")
+    external = TensorProto(name="external", data_type=TensorProto.FLOAT, dims=[2048])
+    external.data_location = TensorProto.EXTERNAL
+    external.external_data.add(key="location", value="weights.bin")
+    for tensor in (stray_entries, external):
+        graph = helper.make_graph([helper.make_node("Relu", [tensor.name], ["y"])], "g", [], [output], [tensor])
+        assert parse_with_weights_aside(helper.make_model(graph).SerializeToString()) is None
     for junk in [b"\x00\x01garbage", os.urandom(1000), b"\x3a\xff\xff\xff\xff\x0f", b"\x0b\x0c"]:
         assert parse_with_weights_aside(junk) is None
 

@@ -304,7 +304,7 @@ def _main() -> None:
                 )
                 for j in json.loads(jobs_file.read_text())
             ]
-        results = []
+        results: list[dict[str, str]] = []
         exports = export_each(core, jobs, folder, lambda number: print(f"{_EXPORTED}{number}", flush=True))
         for result in exports:  # held: a generator let go of closes what it opened
             results.append(result)
@@ -312,7 +312,8 @@ def _main() -> None:
                 break  # the last job's models are not closed: the process ends
     report = {"jobs": results, "stages": times.seconds, "ready": ready, "started": started}
     (folder / "results.json").write_text(json.dumps(report))
-    sys.stdout.flush()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
     os._exit(0)  # the compiler waits for this process's end: unwinding OpenVINO and the interpreter is not needed
 
 

@@ -7,8 +7,9 @@ import math
 import mmap
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,22 +170,19 @@ def infer_shapes(model: ModelProto, name: str, aside: Stash | None = None) -> Mo
     return model
 
 
-def _names_external_data(model: ModelProto) -> bool:
-    """Whether a tensor of `model` is stored outside it, other than the weights set aside."""
-    return any(onnx.external_data_helper.uses_external_data(t) and not is_set_aside(t) for t in _all_tensors(model))
+def _names_other_files(model: ModelProto) -> bool:
+    """Whether a tensor of `model`, other than the weights set aside, is stored elsewhere or names a file (an
+    entry left behind counts: source_digest hashes every file a "location" names)."""
+    return any(
+        not is_set_aside(t)
+        and (onnx.external_data_helper.uses_external_data(t) or any(e.key == "location" for e in t.external_data))
+        for t in _all_tensors(model)
+    )
 
 
 def _may_name_external_data(contents: bytes | mmap.mmap) -> bool:
     """Whether a model file's bytes may name external data files: those are named by a "location" entry."""
     return contents.find(b"location") >= 0
-
-
-def _file_may_name_external_data(path: Path) -> bool:
-    with open(path, "rb") as file:
-        if not os.fstat(file.fileno()).st_size:
-            return False  # an empty file is not ONNX, which loading will say
-        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            return _may_name_external_data(mapped)
 
 
 def source_digest(source: str | os.PathLike | ModelProto) -> str:
@@ -194,25 +192,11 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     """
     if isinstance(source, ModelProto):
         return "blake3:" + blake3.blake3(source.SerializeToString(deterministic=True)).hexdigest()
-    return _with_external_data(Path(source), _file_hash(Path(source)))
-
-
-def _file_hash(path: Path, threads: int = blake3.blake3.AUTO) -> blake3.blake3:
-    """BLAKE3 over the file's bytes, the start of its source_digest."""
-    if not path.is_file():
-        raise ModelError(f"{path}: no such file")
-    digest = blake3.blake3(max_threads=threads)
-    with open(path, "rb") as file:
-        if os.fstat(file.fileno()).st_size:  # an empty file is not ONNX, which loading will say
-            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                digest.update(mapped)
-    return digest
-
-
-def _with_external_data(path: Path, digest: blake3.blake3, may_name_external_data: bool = True) -> str:
-    """The source digest of the file at `path`, whose bytes `digest` has hashed: with its external data files'
-    names and bytes, where it may name some."""
-    if not (may_name_external_data and _file_may_name_external_data(path)):
+    path = Path(source)
+    digest = _file_hash(path)
+    with _mapped(path) as mapped:
+        external = _may_name_external_data(mapped)
+    if not external:
         return "blake3:" + digest.hexdigest()
     try:
         model = onnx.load(str(path), load_external_data=False)  # the format from the extension, as read_model
@@ -221,8 +205,34 @@ def _with_external_data(path: Path, digest: blake3.blake3, may_name_external_dat
     locations = sorted({e.value for t in _all_tensors(model) for e in t.external_data if e.key == "location"})
     for location in locations:
         external_file = path.parent / location
-        digest.update(location.encode() + (external_file.read_bytes() if external_file.is_file() else b"<missing>"))
+        digest.update(location.encode())
+        if not external_file.is_file():
+            digest.update(b"<missing>")
+            continue
+        with _mapped(external_file) as contents:
+            digest.update(contents)
     return "blake3:" + digest.hexdigest()
+
+
+def _file_hash(path: Path, threads: int = blake3.blake3.AUTO) -> blake3.blake3:
+    """BLAKE3 over the file's bytes (the start of its source_digest), on `threads` cores."""
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    digest = blake3.blake3(max_threads=threads)
+    with _mapped(path) as mapped:
+        digest.update(mapped)
+    return digest
+
+
+@contextmanager
+def _mapped(path: Path) -> Iterator[mmap.mmap | bytes]:
+    """The file's bytes, memory-mapped (an empty file: b"", which cannot be mapped)."""
+    with open(path, "rb") as file:
+        if not os.fstat(file.fileno()).st_size:
+            yield b""
+            return
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield mapped
 
 
 def load_model(
@@ -250,14 +260,14 @@ def read_checked(
         digest = digest or source_digest(source)
         model, name, aside = _read_normalised(source, input_shapes, static_for)
         return LoadedModel(model, name, digest, aside)
-    # a file is hashed on a thread while the model is read and checked: BLAKE3 lets go of the GIL (a failed
-    # read waits for the hash to end, a tenth of a second at most)
-    path = Path(source)
+    # a file is hashed on a thread while the model is read and checked, on one core while the other reads it:
+    # BLAKE3 lets go of the GIL (a failed read waits for the hash to end)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-hash") as hashing:
-        file_hash = hashing.submit(_file_hash, path, 1)  # one core: the model is read on the other
+        file_hash = hashing.submit(_file_hash, Path(source), 1)
         model, name, aside = _read_normalised(source, input_shapes, static_for)
-        # a model read with its weights set aside names no external data: nothing to add for them
-        return LoadedModel(model, name, _with_external_data(path, file_hash.result(), aside is None), aside)
+        if aside is None:  # not read with its weights set aside: it may name external data, which the digest covers
+            return LoadedModel(model, name, source_digest(source), aside)
+        return LoadedModel(model, name, "blake3:" + file_hash.result().hexdigest(), aside)
 
 
 def _read_normalised(
@@ -269,7 +279,7 @@ def _read_normalised(
         # checker reads the files itself); without external data, parsed with its weights set aside
         data = binary.read_bytes() if binary is not None and binary.is_file() else None
         split = parse_with_weights_aside(data) if data is not None else None
-        if split is not None and binary is not None and not _names_external_data(split[0]):
+        if split is not None and binary is not None and not _names_other_files(split[0]):
             (model, aside), name, bytes_to_check = split, binary.name, data
         else:  # read_model says what is wrong with a tensor stored elsewhere
             bytes_to_check = data if data is not None and not _may_name_external_data(data) else None

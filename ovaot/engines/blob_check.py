@@ -44,7 +44,7 @@ def check_blob(
             except RuntimeError as exc:
                 failed = _result(BlobCheckStatus.FAILED, f"the blob does not import here: {first_line(exc)}")
                 return {**failed, "imports": False}
-            (release or opened).callback(imported.close)
+            (release if release is not None else opened).callback(imported.close)
             sample, want, why_not = expected.result()
         if want is None:
             return _result(BlobCheckStatus.NOT_RUN, f"the compiled model does not run on a seeded sample: {why_not}")

@@ -5,7 +5,8 @@ for resnet50 that is 0.17 s before anything else can start. Here the model's byt
 wire level instead: each large raw_data of a graph initializer is cut out of a copy of the bytes that is parsed
 (a few hundred KiB), and the Stash holds views of `data` where those weights lie. The model and the Stash are
 what set_weights_aside would leave, field for field; anything unexpected (a group, a raw_data or a name given
-twice, two weights of one name) gives None, and the caller parses the bytes whole.
+twice, two weights of one name, an initializer that names external data) gives None, and the caller parses the
+bytes whole.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class _Reader:
         where data_location is DEFAULT, cut out and named in external_data as set aside."""
         fields = self.fields(start, end)
         for number, wire_type, *_ in fields:  # a field of the wrong wire type: protobuf would keep it aside
-            if number in (_NAME, _RAW_DATA, _EXTERNAL_DATA) and wire_type != _LENGTH:
+            if number in (_NAME, _RAW_DATA) and wire_type != _LENGTH:
+                raise _Unexpected
+            if number == _EXTERNAL_DATA:  # stored elsewhere, or an entry left behind: read_model's to read
                 raise _Unexpected
             if number == _DATA_LOCATION and wire_type != _VARINT:
                 raise _Unexpected
