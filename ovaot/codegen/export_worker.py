@@ -20,7 +20,6 @@ InProcessExporter runs the same export (export_each) in the calling process.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from ovaot.compiler.stages import WORKER_PREFIX, add, recording, stage
 from ovaot.engines.blob_check import check_blob
 from ovaot.errors import CompileError
 from ovaot.format.manifest import BlobCheckStatus
+from ovaot.mapped_file import mapped
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def export_each(
             try:
                 with stage("compile_model"):
                     compiled = core.compile_model_from_memory(
-                        job.xml.read_bytes(), _mapped(job.weights), job.device, job.config
+                        job.xml.read_bytes(), mapped(job.weights), job.device, job.config
                     )
                 opened.callback(compiled.close)
                 with stage("export_model"):
@@ -226,15 +226,9 @@ def export_each(
             if job.samples is not None:
                 with stage("blob check"):
                     result["check"] = check_blob(
-                        core, compiled, _mapped(blob), job.device, job.config, job.samples, release=opened
+                        core, compiled, mapped(blob), job.device, job.config, job.samples, release=opened
                     )
             yield result
-
-
-def _mapped(path: Path) -> Any:
-    """The file's bytes, memory-mapped (an empty file: b""); OpenVINO reads them where they lie."""
-    with open(path, "rb") as file:
-        return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(file.fileno()).st_size else b""
 
 
 def _read_results(results: list[dict[str, Any]], folder: Path) -> list[Exported]:

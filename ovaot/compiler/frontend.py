@@ -7,9 +7,8 @@ import math
 import mmap
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from ovaot.compiler.type_inference import (
     types_from_a_run,
 )
 from ovaot.errors import ModelError, first_line
+from ovaot.mapped_file import mapped
 from ovaot.passes import NORMALIZE_PASSES, run_passes
 from ovaot.passes.weights import MARK, Stash, is_set_aside, set_weights_aside
 from ovaot.passes.weights_reader import parse_with_weights_aside
@@ -193,10 +193,9 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     if isinstance(source, ModelProto):
         return "blake3:" + blake3.blake3(source.SerializeToString(deterministic=True)).hexdigest()
     path = Path(source)
-    digest = _file_hash(path)
-    with _mapped(path) as mapped:
-        external = _may_name_external_data(mapped)
-    if not external:
+    contents = _contents(path)
+    digest = blake3.blake3(contents, max_threads=blake3.blake3.AUTO)
+    if not _may_name_external_data(contents):
         return "blake3:" + digest.hexdigest()
     try:
         model = onnx.load(str(path), load_external_data=False)  # the format from the extension, as read_model
@@ -206,33 +205,15 @@ def source_digest(source: str | os.PathLike | ModelProto) -> str:
     for location in locations:
         external_file = path.parent / location
         digest.update(location.encode())
-        if not external_file.is_file():
-            digest.update(b"<missing>")
-            continue
-        with _mapped(external_file) as contents:
-            digest.update(contents)
+        digest.update(mapped(external_file) if external_file.is_file() else b"<missing>")
     return "blake3:" + digest.hexdigest()
 
 
-def _file_hash(path: Path, threads: int = blake3.blake3.AUTO) -> blake3.blake3:
-    """BLAKE3 over the file's bytes (the start of its source_digest), on `threads` cores."""
+def _contents(path: Path) -> mmap.mmap | bytes:
+    """The model file's bytes, mapped."""
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
-    digest = blake3.blake3(max_threads=threads)
-    with _mapped(path) as mapped:
-        digest.update(mapped)
-    return digest
-
-
-@contextmanager
-def _mapped(path: Path) -> Iterator[mmap.mmap | bytes]:
-    """The file's bytes, memory-mapped (an empty file: b"", which cannot be mapped)."""
-    with open(path, "rb") as file:
-        if not os.fstat(file.fileno()).st_size:
-            yield b""
-            return
-        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            yield mapped
+    return mapped(path)
 
 
 def load_model(
@@ -263,11 +244,11 @@ def read_checked(
     # a file is hashed on a thread while the model is read and checked, on one core while the other reads it:
     # BLAKE3 lets go of the GIL (a failed read waits for the hash to end)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovaot-hash") as hashing:
-        file_hash = hashing.submit(_file_hash, Path(source), 1)
+        file_hash = hashing.submit(lambda: blake3.blake3(_contents(Path(source)), max_threads=1).hexdigest())
         model, name, aside = _read_normalised(source, input_shapes, static_for)
         if aside is None:  # not read with its weights set aside: it may name external data, which the digest covers
             return LoadedModel(model, name, source_digest(source), aside)
-        return LoadedModel(model, name, "blake3:" + file_hash.result().hexdigest(), aside)
+        return LoadedModel(model, name, "blake3:" + file_hash.result(), aside)
 
 
 def _read_normalised(
